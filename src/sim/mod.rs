@@ -1,0 +1,1 @@
+//! The simulated ArcGIS portal (spec/portal-sim.md).
