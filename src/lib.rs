@@ -12,3 +12,4 @@ pub mod exit;
 pub mod report;
 pub mod roster;
 pub mod sim;
+pub mod validate;
