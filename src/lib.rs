@@ -9,6 +9,8 @@
 //! - [`sim`]: the simulated portal (`portal-sim`), independent of the client code.
 
 pub mod exit;
+pub mod portal;
 pub mod report;
 pub mod roster;
 pub mod sim;
+pub mod validate;

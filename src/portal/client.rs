@@ -1,0 +1,698 @@
+//! [`PortalClient`]: one function per endpoint, over one `reqwest::Client`, one token, one
+//! request budget.
+//!
+//! Every request: `f=json`; operations (generateToken, createGroup, addUsers, removeUsers) are
+//! form-encoded POSTs, resources are GETs with a query string (their documented method; nothing
+//! secret is ever in the URL); the token only in the `X-Esri-Authorization: Bearer` header; the
+//! `Referer` header the token was issued for; redirects are not followed (a redirect could carry
+//! the token header to another host). Each request passes through the shared pacer and the
+//! retry loop in [`PortalClient::call`].
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, LOCATION, REFERER, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::{debug, warn};
+use url::Url;
+
+use super::auth::{Auth, RenewReason, TOKEN_MINUTES, Token};
+use super::credentials::Credentials;
+use super::error::{PortalError, classify_response};
+use super::kind::RequestKind;
+use super::pacing::{Pacer, RateSetting, Signal};
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::stats::{ClientStats, Counters};
+use super::url::PortalUrl;
+use super::wire::{
+    AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, PortalSelf,
+    RemoveUsersReply, SelfInfo, TokenReply, UserInfo,
+};
+use crate::roster::{GroupDefinition, Role};
+
+/// The referer the token is bound to (`generateToken` with `client=referer`), sent as the
+/// `Referer` header on every request.
+pub const REFERER_VALUE: &str = "bulk-groups";
+/// The header that carries the token.
+pub const AUTH_HEADER: &str = "X-Esri-Authorization";
+/// The most usernames addUsers/removeUsers take per call.
+pub const MAX_USERS_PER_CALL: usize = 25;
+/// The largest `num` a search page may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// Idle pooled connections are dropped after this: well under the keep-alive of common
+/// proxies and load balancers (60–75 s), so a request never races a server-side close.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How the client connects and paces itself.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Whole-request deadline (connect to end of body).
+    pub timeout: Duration,
+    /// Connect-phase deadline.
+    pub connect_timeout: Duration,
+    /// Attempts after the first for a retryable failure.
+    pub retries: u32,
+    /// Requests in flight at most.
+    pub concurrency: NonZeroUsize,
+    /// Request rate ceiling, or adaptive.
+    pub rate: RateSetting,
+    /// Extra trusted CA certificates (PEM; several may be concatenated), for portals behind a
+    /// private CA. The system's trust store stays in use.
+    pub ca_cert: Option<Vec<u8>>,
+}
+
+impl Default for ClientOptions {
+    /// The CLI defaults: 60 s / 10 s timeouts, 6 retries, 16 in flight, `auto` rate.
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            retries: 6,
+            concurrency: NonZeroUsize::new(16).expect("16 is not zero"),
+            rate: RateSetting::Auto,
+            ca_cert: None,
+        }
+    }
+}
+
+/// The portal REST client. Cheap to clone (an `Arc` inside); all clones share the connection
+/// pool, the token, the request budget and the statistics.
+#[derive(Clone)]
+pub struct PortalClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    url: PortalUrl,
+    credentials: Credentials,
+    auth: Auth,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    counters: Counters,
+    /// Per kind: a request of this kind has succeeded in this run (for the 403 rule).
+    succeeded: [AtomicBool; RequestKind::ALL.len()],
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl std::fmt::Debug for PortalClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalClient")
+            .field("url", &self.inner.url.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PortalClient {
+    /// Builds the client. With [`Credentials::Password`] it signs in now (`generateToken`), so
+    /// bad credentials fail here with an [`PortalError::is_auth`] error.
+    pub async fn connect(
+        url: PortalUrl,
+        credentials: Credentials,
+        options: ClientOptions,
+    ) -> Result<PortalClient, PortalError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(options.concurrency.get())
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("bulk-groups/", env!("CARGO_PKG_VERSION")));
+        if url.is_loopback() {
+            // Loopback is never proxied, whatever HTTP(S)_PROXY says; other hosts follow the
+            // environment (HTTPS_PROXY, NO_PROXY).
+            builder = builder.no_proxy();
+        } else {
+            builder = builder.https_only(true);
+        }
+        if let Some(pem) = &options.ca_cert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                PortalError::Setup(format!(
+                    "the CA certificate is not valid PEM: {}",
+                    e.without_url()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(PortalError::Setup(
+                    "the CA certificate file holds no PEM certificate".to_owned(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| PortalError::Setup(e.without_url().to_string()))?;
+        if let Credentials::Token(secret) = &credentials
+            && secret.expose_secret().trim().is_empty()
+        {
+            return Err(PortalError::SignIn {
+                message: "the token is empty".to_owned(),
+                code: None,
+            });
+        }
+        let client = PortalClient {
+            inner: Arc::new(Inner {
+                http,
+                auth: Auth::new(&credentials),
+                credentials,
+                pacer: Pacer::new(options.concurrency, options.rate),
+                retry: RetryPolicy::new(options.retries),
+                counters: Counters::default(),
+                succeeded: Default::default(),
+                url,
+            }),
+        };
+        // Sign in now (password), or check that the static token fits in a header.
+        client
+            .inner
+            .auth
+            .token(|| client.fetch_token())
+            .await?
+            .header_value()?;
+        Ok(client)
+    }
+
+    /// The portal this client talks to.
+    pub fn portal_url(&self) -> &PortalUrl {
+        &self.inner.url
+    }
+
+    /// What the client has sent so far.
+    pub fn stats(&self) -> ClientStats {
+        self.inner
+            .counters
+            .snapshot(Some(self.inner.pacer.current_rate()))
+    }
+
+    /// `portals/self`: the organization (its id narrows group searches) and the caller.
+    pub async fn portal_self(&self) -> Result<PortalSelf, PortalError> {
+        self.get(RequestKind::PortalSelf, &["portals", "self"], &[])
+            .await
+    }
+
+    /// `community/self`: the caller, its privileges and every group it owns or belongs to.
+    pub async fn community_self(&self) -> Result<SelfInfo, PortalError> {
+        self.get(RequestKind::CommunitySelf, &["community", "self"], &[])
+            .await
+    }
+
+    /// One page of `community/groups` for `query` (e.g. `title:"X" AND orgid:abc`), sorted by
+    /// title. `start` is 1-based; `num` is clamped to 1..=100.
+    pub async fn search_groups(
+        &self,
+        query: &str,
+        start: u32,
+        num: u32,
+    ) -> Result<GroupPage, PortalError> {
+        debug_assert!(num <= MAX_PAGE_SIZE, "num {num} > {MAX_PAGE_SIZE}");
+        let start = start.max(1).to_string();
+        let num = num.clamp(1, MAX_PAGE_SIZE).to_string();
+        let params = [
+            ("q", query),
+            ("start", start.as_str()),
+            ("num", num.as_str()),
+            ("sortField", "title"),
+            ("sortOrder", "asc"),
+        ];
+        self.get(RequestKind::Search, &["community", "groups"], &params)
+            .await
+    }
+
+    /// `community/groups/{id}`.
+    pub async fn group(&self, group_id: &str) -> Result<GroupSummary, PortalError> {
+        self.get(RequestKind::Group, &["community", "groups", group_id], &[])
+            .await
+    }
+
+    /// `community/groups/{id}/users`: owner, managers and members.
+    pub async fn group_members(&self, group_id: &str) -> Result<GroupMembers, PortalError> {
+        self.get(
+            RequestKind::Members,
+            &["community", "groups", group_id, "users"],
+            &[],
+        )
+        .await
+    }
+
+    /// `community/createGroup` with `title` and every field `definition` sets (defaults such as
+    /// `access=private` and tags are the caller's business). Not idempotent: see the retry
+    /// module for why retrying it is still acceptable (the engine handles `COM_0044`).
+    pub async fn create_group(
+        &self,
+        title: &str,
+        definition: &GroupDefinition,
+    ) -> Result<GroupSummary, PortalError> {
+        let params = create_group_params(title, definition);
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let value = self
+            .call(
+                RequestKind::CreateGroup,
+                self.endpoint(&["community", "createGroup"]),
+                &params,
+            )
+            .await?;
+        let reply: CreateGroupReply = decode(RequestKind::CreateGroup, value)?;
+        match reply.group {
+            Some(group) if reply.success && !group.id.is_empty() => Ok(group),
+            _ => Err(PortalError::Decode {
+                kind: RequestKind::CreateGroup,
+                message: "the reply has no `success: true` and group id".to_owned(),
+            }),
+        }
+    }
+
+    /// `community/groups/{id}/addUsers`: members go in `users=`, managers in `admins=`. At most
+    /// 25 names (checked in debug builds; the portal refuses more with ORG_3100). Returns
+    /// `notAdded`. Idempotent, so retried when a response is lost; an error with
+    /// [`PortalError::is_ambiguous`] means the outcome is unknown.
+    pub async fn add_users(
+        &self,
+        group_id: &str,
+        role: Role,
+        usernames: &[String],
+    ) -> Result<Vec<String>, PortalError> {
+        debug_assert!(
+            usernames.len() <= MAX_USERS_PER_CALL,
+            "addUsers takes at most {MAX_USERS_PER_CALL} names, got {}",
+            usernames.len()
+        );
+        debug_assert!(usernames.iter().all(|u| !u.contains(',')));
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let field = match role {
+            Role::Member => "users",
+            Role::Admin => "admins",
+        };
+        let names = usernames.join(",");
+        let value = self
+            .call(
+                RequestKind::AddUsers,
+                self.endpoint(&["community", "groups", group_id, "addUsers"]),
+                &[(field, names.as_str())],
+            )
+            .await?;
+        Ok(decode::<AddUsersReply>(RequestKind::AddUsers, value)?.not_added)
+    }
+
+    /// `community/groups/{id}/removeUsers` (at most 25 names). Returns `notRemoved`.
+    pub async fn remove_users(
+        &self,
+        group_id: &str,
+        usernames: &[String],
+    ) -> Result<Vec<String>, PortalError> {
+        debug_assert!(
+            usernames.len() <= MAX_USERS_PER_CALL,
+            "removeUsers takes at most {MAX_USERS_PER_CALL} names, got {}",
+            usernames.len()
+        );
+        debug_assert!(usernames.iter().all(|u| !u.contains(',')));
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names = usernames.join(",");
+        let value = self
+            .call(
+                RequestKind::RemoveUsers,
+                self.endpoint(&["community", "groups", group_id, "removeUsers"]),
+                &[("users", names.as_str())],
+            )
+            .await?;
+        Ok(decode::<RemoveUsersReply>(RequestKind::RemoveUsers, value)?.not_removed)
+    }
+
+    /// `community/users/{username}`; `None` when the user does not exist or is not visible to
+    /// the caller ("User does not exist or is inaccessible.", or a 400/404 error for it).
+    pub async fn user(&self, username: &str) -> Result<Option<UserInfo>, PortalError> {
+        match self
+            .get(RequestKind::User, &["community", "users", username], &[])
+            .await
+        {
+            Ok(user) => Ok(Some(user)),
+            Err(PortalError::Api(api))
+                if matches!(api.code, Some(400 | 404)) || api.http_status == 404 =>
+            {
+                Ok(None)
+            }
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `<rest root>/<segments…>`, each segment percent-encoded (a group id or username can
+    /// never add path components).
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.url.rest_root().clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has a path")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        kind: RequestKind,
+        segments: &[&str],
+        params: &[(&str, &str)],
+    ) -> Result<T, PortalError> {
+        let value = self.call(kind, self.endpoint(segments), params).await?;
+        decode(kind, value)
+    }
+
+    /// `generateToken` for the password credentials (boxed: it runs inside [`Self::call`]'s
+    /// token step, and a future cannot contain itself).
+    fn fetch_token(&self) -> BoxFuture<'_, Result<TokenReply, PortalError>> {
+        Box::pin(async move {
+            let Credentials::Password { username, password } = &self.inner.credentials else {
+                unreachable!("static tokens are never renewed");
+            };
+            let expiration = TOKEN_MINUTES.to_string();
+            // The only place the password is exposed: the form of this one request.
+            let params = [
+                ("username", username.as_str()),
+                ("password", password.expose_secret()),
+                ("client", "referer"),
+                ("referer", REFERER_VALUE),
+                ("expiration", expiration.as_str()),
+            ];
+            let url = self.endpoint(&["generateToken"]);
+            match self
+                .attempts(RequestKind::GenerateToken, &url, &params)
+                .await
+            {
+                Ok(value) => decode(RequestKind::GenerateToken, value),
+                Err(PortalError::Api(api)) => {
+                    let mut message = api.message.clone();
+                    for detail in api.details.iter().filter(|d| **d != api.message) {
+                        message.push(' ');
+                        message.push_str(detail);
+                    }
+                    Err(PortalError::SignIn {
+                        message,
+                        code: api.code,
+                    })
+                }
+                Err(err) => Err(err),
+            }
+        })
+    }
+
+    /// Sends one authenticated call, with token renewal and retries (see `retry`).
+    async fn call(
+        &self,
+        kind: RequestKind,
+        url: Url,
+        params: &[(&str, &str)],
+    ) -> Result<Value, PortalError> {
+        let mut token_retry_used = false;
+        loop {
+            let token = self.inner.auth.token(|| self.fetch_token()).await?;
+            match self.attempts_with(kind, &url, params, Some(&token)).await {
+                Err(err) if err.is_token_error() => {
+                    if !self.inner.auth.renewable() || token_retry_used {
+                        warn!(kind = kind.as_str(), error = %err, "token rejected");
+                        return Err(PortalError::TokenRejected {
+                            kind,
+                            code: err.code().unwrap_or(498),
+                            renewable: self.inner.auth.renewable(),
+                        });
+                    }
+                    token_retry_used = true;
+                    debug!(kind = kind.as_str(), "token rejected; renewing once");
+                    self.inner
+                        .auth
+                        .renew(Some(token.generation), RenewReason::Rejected, || {
+                            self.fetch_token()
+                        })
+                        .await?;
+                    self.inner.counters.retried();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Anonymous attempts (generateToken).
+    async fn attempts(
+        &self,
+        kind: RequestKind,
+        url: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<Value, PortalError> {
+        self.attempts_with(kind, url, params, None).await
+    }
+
+    /// Sends a request until it succeeds, fails for good, or retries run out. Token errors are
+    /// returned to [`Self::call`] at once.
+    async fn attempts_with(
+        &self,
+        kind: RequestKind,
+        url: &Url,
+        params: &[(&str, &str)],
+        token: Option<&Token>,
+    ) -> Result<Value, PortalError> {
+        let policy = self.inner.retry;
+        let mut retries_used = 0u32;
+        let mut forbidden_retry_used = false;
+        let mut ambiguous = false;
+        loop {
+            let err = match self.send_once(kind, url, params, token).await {
+                Ok(value) => {
+                    self.inner.succeeded[kind.index()].store(true, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(err) => err,
+            };
+            if err.is_token_error() {
+                return Err(err);
+            }
+            ambiguous |= err.is_ambiguous();
+            if err.is_retryable() {
+                if retries_used >= policy.retries {
+                    warn!(kind = kind.as_str(), attempts = retries_used + 1, error = %err, "giving up");
+                    return Err(PortalError::Unavailable {
+                        kind,
+                        attempts: retries_used + 1,
+                        ambiguous,
+                        last: Box::new(err),
+                    });
+                }
+                retries_used += 1;
+                // With Retry-After the whole client is already paused; the pacer makes this
+                // request wait for it. Otherwise back off on our own.
+                let delay = if err.retry_after().is_some() {
+                    Duration::ZERO
+                } else {
+                    policy.backoff(retries_used)
+                };
+                warn!(
+                    kind = kind.as_str(),
+                    retry = retries_used,
+                    of = policy.retries,
+                    delay_ms = delay.as_millis() as u64,
+                    reason = %err,
+                    "retrying"
+                );
+                tokio::time::sleep(delay).await;
+                self.inner.counters.retried();
+                continue;
+            }
+            if err.is_permission()
+                && kind.is_write()
+                && !forbidden_retry_used
+                && self.inner.succeeded[kind.index()].load(Ordering::Relaxed)
+            {
+                // Throttling has been reported to look like 403 after a run of writes: one more
+                // try after a backoff before it counts as a permission failure.
+                forbidden_retry_used = true;
+                let delay = policy.backoff(retries_used + 1).max(policy.base);
+                warn!(
+                    kind = kind.as_str(),
+                    delay_ms = delay.as_millis() as u64,
+                    "403 after earlier successes; retrying once"
+                );
+                tokio::time::sleep(delay).await;
+                self.inner.counters.retried();
+                continue;
+            }
+            return Err(err.mark_after_ambiguous(ambiguous));
+        }
+    }
+
+    /// One HTTP exchange through the pacer, classified.
+    async fn send_once(
+        &self,
+        kind: RequestKind,
+        url: &Url,
+        params: &[(&str, &str)],
+        token: Option<&Token>,
+    ) -> Result<Value, PortalError> {
+        let auth_header = token.map(Token::header_value).transpose()?;
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
+        form.push(("f", "json"));
+        form.extend_from_slice(params);
+
+        let turn = self.inner.pacer.acquire().await;
+        self.inner.counters.sent(kind);
+        let http = &self.inner.http;
+        let mut request = if kind.is_post() {
+            http.post(url.clone()).form(&form)
+        } else {
+            http.get(url.clone()).query(&form)
+        };
+        request = request
+            .header(REFERER, REFERER_VALUE)
+            .header(ACCEPT, "application/json");
+        if let Some(value) = auth_header {
+            request = request.header(AUTH_HEADER, value);
+        }
+        let (status, outcome) = match request.send().await {
+            Err(err) => (None, Err(PortalError::from_reqwest(kind, err))),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers();
+                let retry_after = headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let location = headers
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let outcome = match response.text().await {
+                    Ok(body) => {
+                        classify_response(kind, status, retry_after, location.as_deref(), &body)
+                    }
+                    Err(err) => Err(PortalError::from_reqwest(kind, err)),
+                };
+                (Some(status), outcome)
+            }
+        };
+        let sent_at = turn.sent_at;
+        let latency = sent_at.elapsed();
+        drop(turn);
+
+        let signal = match &outcome {
+            Ok(_) => Signal::Ok,
+            Err(err) => self.note_failure(err),
+        };
+        self.inner.pacer.feedback(sent_at, latency, signal);
+        debug!(
+            kind = kind.as_str(),
+            status = status.unwrap_or(0),
+            elapsed_ms = latency.as_millis() as u64,
+            ok = outcome.is_ok(),
+            "portal request"
+        );
+        outcome
+    }
+
+    /// Counts and applies what a failed reply says about the portal's load.
+    fn note_failure(&self, err: &PortalError) -> Signal {
+        if err.is_throttled() {
+            self.inner.counters.throttled();
+        }
+        let overloaded = err.is_throttled()
+            || err.code() == Some(503)
+            || err.http_status().is_some_and(|s| s >= 500);
+        if overloaded && let Some(delay) = err.retry_after() {
+            // Applied to the shared budget: the whole client waits, not just this request.
+            warn!(
+                delay_ms = delay.as_millis() as u64,
+                "portal asked to slow down (Retry-After); pausing all requests"
+            );
+            self.inner.pacer.pause(delay);
+        }
+        match err {
+            PortalError::Transport { timeout: true, .. } => Signal::Congestion,
+            PortalError::Transport { .. } | PortalError::Decode { .. } => Signal::Neutral,
+            _ if err.is_token_error() => Signal::Neutral,
+            _ if overloaded || err.is_retryable() => Signal::Congestion,
+            _ => Signal::Ok,
+        }
+    }
+}
+
+/// Parses a success body into the endpoint's reply type.
+fn decode<T: DeserializeOwned>(kind: RequestKind, value: Value) -> Result<T, PortalError> {
+    serde_json::from_value(value).map_err(|e| PortalError::Decode {
+        kind,
+        message: e.to_string(),
+    })
+}
+
+/// The createGroup form: `title` plus every definition field that is set.
+fn create_group_params(title: &str, d: &GroupDefinition) -> Vec<(&'static str, String)> {
+    let mut params = vec![("title", title.to_owned())];
+    let mut text = |name: &'static str, value: Option<&str>| {
+        if let Some(value) = value {
+            params.push((name, value.to_owned()));
+        }
+    };
+    text("description", d.description.as_deref());
+    text("snippet", d.snippet.as_deref());
+    text("tags", d.tags.as_deref());
+    text("phone", d.phone.as_deref());
+    text("access", d.access.map(|a| a.as_str()));
+    text("sortField", d.sort_field.map(|f| f.as_str()));
+    text("sortOrder", d.sort_order.map(|o| o.as_str()));
+    text("membershipAccess", d.membership_access.map(|m| m.as_str()));
+    let flag = |b: bool| if b { "true" } else { "false" };
+    text("isInvitationOnly", d.is_invitation_only.map(flag));
+    text("isViewOnly", d.is_view_only.map(flag));
+    text("autoJoin", d.auto_join.map(flag));
+    text("leavingDisallowed", d.leaving_disallowed.map(flag));
+    text("hiddenMembers", d.hidden_members.map(flag));
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::{Access, MembershipAccess, SortField, SortOrder};
+
+    #[test]
+    fn create_group_sends_every_given_field_and_nothing_else() {
+        let bare = create_group_params("Team A", &GroupDefinition::default());
+        assert_eq!(bare, [("title", "Team A".to_owned())]);
+        let full = GroupDefinition {
+            description: Some("d".into()),
+            snippet: Some("s".into()),
+            tags: Some("a,b".into()),
+            access: Some(Access::Org),
+            is_invitation_only: Some(true),
+            is_view_only: Some(false),
+            sort_field: Some(SortField::NumViews),
+            sort_order: Some(SortOrder::Desc),
+            membership_access: Some(MembershipAccess::Collaboration),
+            auto_join: Some(false),
+            leaving_disallowed: Some(true),
+            hidden_members: Some(false),
+            phone: Some("555".into()),
+        };
+        let params = create_group_params("T", &full);
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(params.len(), 14);
+        assert_eq!(get("access"), Some("org"));
+        assert_eq!(get("tags"), Some("a,b"));
+        assert_eq!(get("sortField"), Some("numviews"));
+        assert_eq!(get("sortOrder"), Some("desc"));
+        assert_eq!(get("membershipAccess"), Some("collaboration"));
+        assert_eq!(get("isInvitationOnly"), Some("true"));
+        assert_eq!(get("isViewOnly"), Some("false"));
+        assert_eq!(get("leavingDisallowed"), Some("true"));
+    }
+}

@@ -1,0 +1,552 @@
+//! The shared request budget: how many requests may be in flight, how fast they may start, and
+//! how `--rate auto` finds the portal's limit. Every request of the run passes through one
+//! [`Pacer`]; the decisions and their reasons are written down here.
+//!
+//! **Concurrency.** A tokio `Semaphore` with `concurrency` permits. A request takes its permit
+//! *before* its rate slot, so the time it is sent is the slot time; taking the slot first would
+//! let requests whose slots passed while they waited for a permit leave in a burst.
+//!
+//! **Rate.** A hand-written pacer rather than `governor`: each request reserves the next start
+//! slot (`next = max(now, next, pause_until) + 1/rate`) and sleeps until it. That is GCRA with a
+//! burst of one (smooth pacing, no bursts after idle time — what `governor` gives with
+//! `allow_burst(1)`), plus what `governor` lacks here: the rate can change at any time (governor
+//! quotas are immutable), waiters are served in reservation order (governor's `until_ready` is a
+//! poll-and-sleep loop that needs jitter against herds), a shared pause is one field, and it runs
+//! on tokio's clock so tests can pause time.
+//!
+//! **Fixed rate** (`--rate N`): a hard ceiling. Requests are paced at `N × 0.95`: a portal that
+//! counts requests in a sliding one-second window sees request *k* and request *k−N* exactly one
+//! second apart at `N`/s, so the smallest delay in transit makes the window hold N+1 and draws a
+//! 429 (and a whole-client `Retry-After` pause). 5 % headroom (≈50 ms at 100/s) absorbs that
+//! jitter and keeps utilisation ≥ 90 %.
+//!
+//! **Auto rate** (`--rate auto`): AIMD, see [`Aimd`]. Starts at 10 req/s; every control interval
+//! (max(500 ms, 2 × smoothed latency)) in which the rate was actually used (≥ 70 % of the slots
+//! taken — a client held back by its concurrency limit or idle learns nothing about the portal)
+//! and no congestion was seen, the rate grows: ×1.5 until the first congestion (slow start), then
+//! additively — +5 % of the congestion rate `w_max` per interval while below 90 % of it (fast
+//! recovery), +0.5 % above (careful probing; ≈ 1 %/s). Congestion — HTTP/JSON 429, 503, other
+//! 5xx, timeouts, or the smoothed latency doubling over its baseline (and by ≥ 50 ms, so
+//! millisecond noise on loopback does not count) — multiplies the rate by 0.7 (floor 1 req/s),
+//! at most once per interval and only for requests sent after the previous decrease (requests
+//! already in flight were paced at the old rate and carry no news). The slow final probe is what
+//! makes Auto efficient against a portal that answers 429 with `Retry-After: 1`: each congestion
+//! event costs a one-second pause of the whole client, so events must be rare (one per ~15 s
+//! with a 100 req/s limit: ~85–90 % utilisation, well under 1 % of requests throttled).
+//!
+//! **Retry-After** (429/503): honoured up to 120 s by pausing the *whole* client: no request
+//! starts before the pause ends, and requests that had reserved a slot inside the pause reserve
+//! a new one.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// How fast the client may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSetting {
+    /// A hard ceiling in requests per second, paced smoothly (with 5 % headroom).
+    Fixed(NonZeroU32),
+    /// Adapt to the portal (AIMD).
+    Auto,
+}
+
+/// Headroom under a fixed rate (see the module doc).
+const FIXED_HEADROOM: f64 = 0.95;
+
+/// What a reply says about the portal's load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// A reply that reflects normal service (including ordinary 4xx errors); its latency counts.
+    Ok,
+    /// Throttling or overload: 429, 503, other 5xx, a timeout.
+    Congestion,
+    /// Nothing to learn (connection refused or reset, token errors).
+    Neutral,
+}
+
+/// The right to send one request now; holds a concurrency permit until dropped.
+pub(crate) struct Turn {
+    _permit: OwnedSemaphorePermit,
+    /// When the request was released (for latency and for the AIMD epoch rule).
+    pub sent_at: Instant,
+}
+
+/// The shared budget of one client (see the module doc).
+pub(crate) struct Pacer {
+    permits: Arc<Semaphore>,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The earliest start of the next reserved slot.
+    next_slot: Instant,
+    /// No request starts before this (Retry-After).
+    pause_until: Option<Instant>,
+    /// Incremented whenever a pause is set or extended.
+    pause_epoch: u64,
+    control: Control,
+}
+
+enum Control {
+    Fixed { rate: f64 },
+    Auto(Aimd),
+}
+
+impl Control {
+    fn rate(&self) -> f64 {
+        match self {
+            Control::Fixed { rate } => *rate,
+            Control::Auto(aimd) => aimd.rate(),
+        }
+    }
+}
+
+impl Pacer {
+    /// A pacer allowing `concurrency` requests in flight at `rate`.
+    pub(crate) fn new(concurrency: NonZeroUsize, rate: RateSetting) -> Self {
+        let now = Instant::now();
+        let control = match rate {
+            RateSetting::Fixed(n) => Control::Fixed {
+                rate: f64::from(n.get()) * FIXED_HEADROOM,
+            },
+            RateSetting::Auto => Control::Auto(Aimd::new(now)),
+        };
+        Pacer {
+            permits: Arc::new(Semaphore::new(concurrency.get())),
+            state: Mutex::new(State {
+                next_slot: now,
+                pause_until: None,
+                pause_epoch: 0,
+                control,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the numbers inconsistent in a way that
+        // matters more than stopping the run would.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a concurrency permit, then for this request's rate slot.
+    pub(crate) async fn acquire(&self) -> Turn {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .expect("the pacer's semaphore is never closed");
+        loop {
+            let (slot, epoch) = {
+                let mut s = self.lock();
+                let mut start = Instant::now().max(s.next_slot);
+                if let Some(until) = s.pause_until {
+                    start = start.max(until);
+                }
+                s.next_slot = start + Duration::from_secs_f64(1.0 / s.control.rate());
+                (start, s.pause_epoch)
+            };
+            tokio::time::sleep_until(slot).await;
+            let mut s = self.lock();
+            let now = Instant::now();
+            let paused = s.pause_until.is_some_and(|until| until > now);
+            if s.pause_epoch == epoch || !paused {
+                if let Control::Auto(aimd) = &mut s.control {
+                    aimd.on_send(now);
+                }
+                return Turn {
+                    _permit: permit,
+                    sent_at: now,
+                };
+            }
+            // A pause began while we slept and covers our slot: reserve again after it.
+        }
+    }
+
+    /// Pauses every request of the client for `delay` from now (Retry-After).
+    pub(crate) fn pause(&self, delay: Duration) {
+        let mut s = self.lock();
+        let until = Instant::now() + delay;
+        if s.pause_until.is_none_or(|current| until > current) {
+            s.pause_until = Some(until);
+            s.pause_epoch += 1;
+        }
+    }
+
+    /// Reports how a request sent at `sent_at` went.
+    pub(crate) fn feedback(&self, sent_at: Instant, latency: Duration, signal: Signal) {
+        let mut s = self.lock();
+        if let Control::Auto(aimd) = &mut s.control {
+            aimd.on_reply(Instant::now(), sent_at, latency, signal);
+        }
+    }
+
+    /// The current pacing rate in requests per second.
+    pub(crate) fn current_rate(&self) -> f64 {
+        self.lock().control.rate()
+    }
+}
+
+/// The `--rate auto` controller (see the module doc). Pure: time comes in as arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct Aimd {
+    rate: f64,
+    /// The rate at the last congestion event; `None` while still in slow start.
+    w_max: Option<f64>,
+    interval_start: Instant,
+    sent_in_interval: u32,
+    /// The send rate measured over the last complete interval.
+    measured: Option<f64>,
+    last_decrease: Option<Instant>,
+    /// Smoothed latency of good replies (seconds) and its baseline.
+    latency: Option<f64>,
+    baseline: Option<f64>,
+    samples: u32,
+}
+
+impl Aimd {
+    pub(crate) const START: f64 = 10.0;
+    pub(crate) const MIN: f64 = 1.0;
+    pub(crate) const MAX: f64 = 10_000.0;
+    pub(crate) const SLOW_START: f64 = 1.5;
+    pub(crate) const DECREASE: f64 = 0.7;
+    pub(crate) const RECOVERY_STEP: f64 = 0.05;
+    pub(crate) const PROBE_STEP: f64 = 0.005;
+    pub(crate) const RECOVERY_TARGET: f64 = 0.9;
+    const UTILISED: f64 = 0.7;
+    const MIN_INTERVAL: Duration = Duration::from_millis(500);
+    const LATENCY_ALPHA: f64 = 0.3;
+    const LATENCY_MIN_EXCESS: f64 = 0.05;
+    const LATENCY_MIN_SAMPLES: u32 = 10;
+
+    pub(crate) fn new(now: Instant) -> Self {
+        Aimd {
+            rate: Self::START,
+            w_max: None,
+            interval_start: now,
+            sent_in_interval: 0,
+            measured: None,
+            last_decrease: None,
+            latency: None,
+            baseline: None,
+            samples: 0,
+        }
+    }
+
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The control interval: long enough for replies to the interval's requests to arrive.
+    fn interval(&self) -> Duration {
+        let two_rtt = Duration::from_secs_f64(2.0 * self.latency.unwrap_or(0.0));
+        Self::MIN_INTERVAL.max(two_rtt)
+    }
+
+    pub(crate) fn on_send(&mut self, _now: Instant) {
+        self.sent_in_interval = self.sent_in_interval.saturating_add(1);
+    }
+
+    pub(crate) fn on_reply(
+        &mut self,
+        now: Instant,
+        sent_at: Instant,
+        latency: Duration,
+        signal: Signal,
+    ) {
+        match signal {
+            Signal::Congestion => self.decrease(now, sent_at),
+            Signal::Neutral => self.maybe_increase(now),
+            Signal::Ok => {
+                if self.observe_latency(latency.as_secs_f64()) {
+                    self.decrease(now, sent_at);
+                } else {
+                    self.maybe_increase(now);
+                }
+            }
+        }
+    }
+
+    /// Updates the smoothed latency; true when it has doubled over the baseline.
+    fn observe_latency(&mut self, secs: f64) -> bool {
+        let smoothed = match self.latency {
+            None => secs,
+            Some(prev) => prev + Self::LATENCY_ALPHA * (secs - prev),
+        };
+        self.latency = Some(smoothed);
+        self.samples = self.samples.saturating_add(1);
+        let baseline = self.baseline.map_or(smoothed, |b| b.min(smoothed));
+        self.baseline = Some(baseline);
+        self.samples >= Self::LATENCY_MIN_SAMPLES
+            && smoothed > 2.0 * baseline
+            && smoothed - baseline >= Self::LATENCY_MIN_EXCESS
+    }
+
+    fn decrease(&mut self, now: Instant, sent_at: Instant) {
+        if let Some(last) = self.last_decrease
+            && (sent_at < last || now.duration_since(last) < self.interval())
+        {
+            return;
+        }
+        // When the limiter was not what held the client back, cut from the rate actually used.
+        let basis = match self.measured {
+            Some(m) if m < Self::UTILISED * self.rate => m,
+            _ => self.rate,
+        };
+        self.w_max = Some(self.rate);
+        self.rate = (basis * Self::DECREASE).clamp(Self::MIN, Self::MAX);
+        self.last_decrease = Some(now);
+        // Latency that triggered (or accompanied) this decrease becomes the new reference, so
+        // only a further doubling triggers again; the baseline comes back down by itself.
+        if let (Some(latency), Some(baseline)) = (self.latency, self.baseline) {
+            self.baseline = Some(baseline.max(latency / 2.0));
+        }
+        self.start_interval(now);
+    }
+
+    fn maybe_increase(&mut self, now: Instant) {
+        let elapsed = now.duration_since(self.interval_start);
+        if elapsed < self.interval() {
+            return;
+        }
+        let secs = elapsed.as_secs_f64();
+        let measured = f64::from(self.sent_in_interval) / secs;
+        self.measured = Some(measured);
+        if measured >= Self::UTILISED * self.rate {
+            self.rate = match self.w_max {
+                None => self.rate * Self::SLOW_START,
+                Some(w_max) if self.rate < Self::RECOVERY_TARGET * w_max => {
+                    self.rate + (Self::RECOVERY_STEP * w_max).max(0.5)
+                }
+                Some(w_max) => self.rate + (Self::PROBE_STEP * w_max).max(0.05),
+            }
+            .clamp(Self::MIN, Self::MAX);
+            // Far above the last congestion point: the portal's limit has moved; ramp again.
+            if self.w_max.is_some_and(|w| self.rate > 1.5 * w) {
+                self.w_max = None;
+            }
+        }
+        self.start_interval(now);
+    }
+
+    fn start_interval(&mut self, now: Instant) {
+        self.interval_start = now;
+        self.sent_in_interval = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Runs one fully used interval of `len` and returns the new rate.
+    fn busy_interval(aimd: &mut Aimd, now: &mut Instant, len: Duration) -> f64 {
+        let sends = (aimd.rate() * len.as_secs_f64()).ceil() as u32;
+        for _ in 0..sends {
+            aimd.on_send(*now);
+        }
+        *now += len;
+        aimd.on_reply(*now, *now - ms(10), ms(10), Signal::Ok);
+        aimd.rate()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_multiplies_each_used_interval() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        assert_eq!(aimd.rate(), 10.0);
+        let r1 = busy_interval(&mut aimd, &mut now, ms(500));
+        let r2 = busy_interval(&mut aimd, &mut now, ms(500));
+        assert!((r1 - 15.0).abs() < 1e-9, "{r1}");
+        assert!((r2 - 22.5).abs() < 1e-9, "{r2}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_growth_when_the_rate_is_not_used_or_interval_not_over() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        // Interval not over yet.
+        now += ms(100);
+        aimd.on_reply(now, now, ms(10), Signal::Ok);
+        assert_eq!(aimd.rate(), 10.0);
+        // A whole interval with a single request: the client is not rate-bound.
+        aimd.on_send(now);
+        now += ms(600);
+        aimd.on_reply(now, now, ms(10), Signal::Ok);
+        assert_eq!(aimd.rate(), 10.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn congestion_decreases_then_recovers_fast_then_probes_slowly() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 100.0;
+        aimd.on_reply(now, now, ms(10), Signal::Congestion);
+        assert!((aimd.rate() - 70.0).abs() < 1e-9);
+        assert_eq!(aimd.w_max, Some(100.0));
+        // Recovery: +5 % of w_max per interval while below 90 %.
+        let r = busy_interval(&mut aimd, &mut now, ms(500));
+        assert!((r - 75.0).abs() < 1e-9, "{r}");
+        aimd.rate = 89.0;
+        let r = busy_interval(&mut aimd, &mut now, ms(500));
+        assert!((r - 94.0).abs() < 1e-9, "{r}");
+        // Probing: +0.5 % of w_max per interval.
+        let r = busy_interval(&mut aimd, &mut now, ms(500));
+        assert!((r - 94.5).abs() < 1e-9, "{r}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_decrease_per_event() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 100.0;
+        let before = now;
+        now += ms(50);
+        aimd.on_reply(now, before, ms(50), Signal::Congestion);
+        assert!((aimd.rate() - 70.0).abs() < 1e-9);
+        // Replies to requests sent before the decrease carry no news.
+        now += ms(600);
+        aimd.on_reply(now, before + ms(10), ms(50), Signal::Congestion);
+        assert!((aimd.rate() - 70.0).abs() < 1e-9);
+        // Within the same interval, later requests don't decrease again either.
+        let mut aimd2 = aimd.clone();
+        aimd2.on_reply(now - ms(500), now - ms(520), ms(10), Signal::Congestion);
+        assert!((aimd2.rate() - 70.0).abs() < 1e-9);
+        // A request sent after the decrease, an interval later: a new event.
+        aimd.on_reply(now, now - ms(20), ms(20), Signal::Congestion);
+        assert!((aimd.rate() - 49.0).abs() < 1e-9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn decrease_starts_from_the_used_rate_and_has_a_floor() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 200.0;
+        aimd.measured = Some(20.0);
+        aimd.on_reply(now, now, ms(10), Signal::Congestion);
+        assert!((aimd.rate() - 14.0).abs() < 1e-9);
+        for _ in 0..50 {
+            now += ms(600);
+            aimd.on_reply(now, now, ms(10), Signal::Congestion);
+        }
+        assert_eq!(aimd.rate(), Aimd::MIN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_doubling_is_congestion_but_small_noise_is_not() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 50.0;
+        // Loopback noise: 1 ms → 3 ms is a tripling but only 2 ms.
+        for i in 0..30 {
+            now += ms(5);
+            let lat = if i < 15 { ms(1) } else { ms(3) };
+            aimd.on_reply(now, now - lat, lat, Signal::Ok);
+        }
+        assert!(aimd.rate() >= 50.0, "{}", aimd.rate());
+        // 50 ms → 150 ms: congestion.
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 50.0;
+        for i in 0..40 {
+            now += ms(5);
+            let lat = if i < 20 { ms(50) } else { ms(150) };
+            aimd.on_reply(now, now - ms(1), lat, Signal::Ok);
+        }
+        assert!(aimd.rate() < 50.0, "{}", aimd.rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limit_moved_far_up_restarts_slow_start() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 160.0;
+        aimd.w_max = Some(100.0);
+        busy_interval(&mut aimd, &mut now, ms(500));
+        assert_eq!(aimd.w_max, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fixed_rate_is_smooth_with_headroom() {
+        let pacer = Pacer::new(
+            NonZeroUsize::new(100).unwrap(),
+            RateSetting::Fixed(NonZeroU32::new(10).unwrap()),
+        );
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..11 {
+            times.push(pacer.acquire().await.sent_at - start);
+        }
+        assert_eq!(times[0], Duration::ZERO, "no wait for the first request");
+        let spacing = Duration::from_secs_f64(1.0 / 9.5);
+        for pair in times.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(gap + ms(2) >= spacing && gap <= spacing + ms(2), "{gap:?}");
+        }
+        assert!((pacer.current_rate() - 9.5).abs() < 1e-9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_holds_every_request() {
+        let pacer = Arc::new(Pacer::new(
+            NonZeroUsize::new(10).unwrap(),
+            RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
+        ));
+        let start = Instant::now();
+        drop(pacer.acquire().await);
+        pacer.pause(Duration::from_secs(3));
+        let mut tasks = Vec::new();
+        for _ in 0..5 {
+            let pacer = Arc::clone(&pacer);
+            tasks.push(tokio::spawn(async move { pacer.acquire().await.sent_at }));
+        }
+        for t in tasks {
+            let sent = t.await.unwrap();
+            assert!(sent - start >= Duration::from_secs(3));
+            assert!(sent - start < Duration::from_millis(3100));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_set_while_waiting_moves_the_slot() {
+        let pacer = Arc::new(Pacer::new(
+            NonZeroUsize::new(10).unwrap(),
+            RateSetting::Fixed(NonZeroU32::new(1).unwrap()),
+        ));
+        let start = Instant::now();
+        drop(pacer.acquire().await);
+        // The next slot is ~1.05 s away; a 5 s pause arrives meanwhile.
+        let waiter = {
+            let pacer = Arc::clone(&pacer);
+            tokio::spawn(async move { pacer.acquire().await.sent_at })
+        };
+        tokio::time::sleep(ms(100)).await;
+        pacer.pause(Duration::from_secs(5));
+        let sent = waiter.await.unwrap();
+        assert!(
+            sent - start >= Duration::from_millis(5100),
+            "{:?}",
+            sent - start
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_is_capped() {
+        let pacer = Pacer::new(
+            NonZeroUsize::new(2).unwrap(),
+            RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
+        );
+        let a = pacer.acquire().await;
+        let _b = pacer.acquire().await;
+        let third = tokio::time::timeout(Duration::from_secs(1), pacer.acquire()).await;
+        assert!(third.is_err(), "a third request must wait for a permit");
+        drop(a);
+        let third = tokio::time::timeout(Duration::from_secs(1), pacer.acquire()).await;
+        assert!(third.is_ok());
+    }
+}

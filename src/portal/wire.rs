@@ -1,0 +1,183 @@
+//! The response shapes the client reads, as serde types. Only the fields the tool uses are
+//! declared; everything else the portal sends is ignored. Fields the portal may omit are
+//! `Option` or defaulted, except where a missing field would make the tool misreport (the
+//! `notAdded`/`notRemoved` lists are required: without them a reply says nothing about who was
+//! added).
+
+use serde::{Deserialize, Serialize};
+
+/// `portals/self`: the organization as the caller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct PortalSelf {
+    /// The organization id (used to narrow searches with `orgid:`). Empty when anonymous.
+    #[serde(default)]
+    pub id: String,
+    /// `portalName`, e.g. "ArcGIS Online".
+    #[serde(default, rename = "portalName")]
+    pub name: Option<String>,
+    /// `portalMode`: `multitenant` (ArcGIS Online) or `singletenant` (Enterprise).
+    #[serde(default, rename = "portalMode")]
+    pub mode: Option<String>,
+    /// The signed-in user (absent for API keys without a user).
+    #[serde(default)]
+    pub user: Option<UserInfo>,
+}
+
+/// A user as `community/users/{u}` and `portals/self`'s `user` describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct UserInfo {
+    /// The username.
+    pub username: String,
+    /// `orgId`: the user's organization (absent for users of no or another visible org).
+    #[serde(default, rename = "orgId")]
+    pub org_id: Option<String>,
+    /// `role`: `org_admin`, `org_publisher`, `org_user` (or a custom role's base).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Privileges such as `portal:user:createGroup`, `portal:admin:assignToGroups`.
+    #[serde(default)]
+    pub privileges: Vec<String>,
+}
+
+/// `community/self`: the caller, with every group it owns or belongs to (not search-indexed, so
+/// it is current right after a createGroup).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct SelfInfo {
+    /// The caller's username.
+    pub username: String,
+    /// `orgId`.
+    #[serde(default, rename = "orgId")]
+    pub org_id: Option<String>,
+    /// `role`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Privileges.
+    #[serde(default)]
+    pub privileges: Vec<String>,
+    /// The caller's groups.
+    #[serde(default)]
+    pub groups: Vec<GroupSummary>,
+}
+
+/// A group as search results, `community/groups/{id}` and createGroup describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct GroupSummary {
+    /// The 32-hex group id.
+    pub id: String,
+    /// The title.
+    #[serde(default)]
+    pub title: String,
+    /// The owner's username.
+    #[serde(default)]
+    pub owner: String,
+    /// `orgId` of the group's organization.
+    #[serde(default, rename = "orgId")]
+    pub org_id: Option<String>,
+    /// `private`, `org` or `public`.
+    #[serde(default)]
+    pub access: Option<String>,
+}
+
+/// One page of a group search.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct GroupPage {
+    /// Total matches (the portal stops at 10,000).
+    #[serde(default)]
+    pub total: u64,
+    /// `nextStart`: the `start` of the next page, `-1` after the last page.
+    #[serde(default = "last_page", rename = "nextStart")]
+    pub next_start: i64,
+    /// The groups on this page.
+    #[serde(default)]
+    pub results: Vec<GroupSummary>,
+}
+
+fn last_page() -> i64 {
+    -1
+}
+
+/// `community/groups/{id}/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct GroupMembers {
+    /// The owner (also listed in `admins`).
+    #[serde(default)]
+    pub owner: String,
+    /// Group managers, the owner included.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Members (the portal may or may not list admins here too).
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+/// `generateToken`'s reply.
+#[derive(Deserialize)]
+pub(crate) struct TokenReply {
+    pub token: String,
+    /// Epoch milliseconds.
+    #[serde(default)]
+    pub expires: Option<i64>,
+}
+
+/// createGroup's reply: `{"success":true,"group":{...}}`.
+#[derive(Deserialize)]
+pub(crate) struct CreateGroupReply {
+    #[serde(default)]
+    pub success: bool,
+    pub group: Option<GroupSummary>,
+}
+
+/// addUsers' reply.
+#[derive(Deserialize)]
+pub(crate) struct AddUsersReply {
+    #[serde(rename = "notAdded")]
+    pub not_added: Vec<String>,
+}
+
+/// removeUsers' reply.
+#[derive(Deserialize)]
+pub(crate) struct RemoveUsersReply {
+    #[serde(rename = "notRemoved")]
+    pub not_removed: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_page_from_the_reference_mock() {
+        let page: GroupPage = serde_json::from_str(
+            r#"{"query":"* AND owner:dcadmin","total":358,"start":1,"num":1,"nextStart":2,
+                "results":[{"id":"981213ddd719410ab5ef973afd56263a","title":"Street Maps","owner":"jsmith",
+                "orgId":"org1","access":"public","tags":["a"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.total, 358);
+        assert_eq!(page.next_start, 2);
+        assert_eq!(page.results[0].owner, "jsmith");
+        assert_eq!(page.results[0].org_id.as_deref(), Some("org1"));
+        let empty: GroupPage = serde_json::from_str(r#"{"results":[]}"#).unwrap();
+        assert_eq!(empty.next_start, -1);
+    }
+
+    #[test]
+    fn portal_self_and_user() {
+        let p: PortalSelf = serde_json::from_str(
+            r#"{"id":"0123456789ABCDEF","portalName":"ArcGIS Online","portalMode":"multitenant",
+                "user":{"username":"admin","orgId":"0123456789ABCDEF","role":"org_admin",
+                "privileges":["portal:admin:assignToGroups"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.id, "0123456789ABCDEF");
+        assert_eq!(p.mode.as_deref(), Some("multitenant"));
+        assert_eq!(p.user.unwrap().privileges.len(), 1);
+    }
+
+    #[test]
+    fn add_users_requires_not_added() {
+        assert!(serde_json::from_str::<AddUsersReply>("{}").is_err());
+        let r: AddUsersReply = serde_json::from_str(r#"{"notAdded":["drohner"]}"#).unwrap();
+        assert_eq!(r.not_added, ["drohner"]);
+    }
+}
