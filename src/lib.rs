@@ -5,10 +5,20 @@
 //! - [`roster`]: input — dialect and encoding detection, header aliases, row validation, group
 //!   definitions. Pure, synchronous, streaming.
 //! - [`report`]: the results CSV writer (single owner, fed by a channel), summary, progress.
+//! - [`cli`] → [`config`]: raw command line → validated configuration (the core never sees clap).
+//! - [`app`]: the binary's edge (runtime, logging, signals, printing); `main.rs` only calls it.
+//! - [`import`]: the engine — group resolution, membership diff, chunked additions, sync.
+//! - [`portal`]: the REST client — URL forms, auth, errors, retries, pacing.
+//! - [`validate`]: the offline roster check. [`demo`]: the built-in end-to-end demonstration.
 //! - [`exit`]: the exit codes and their precedence.
 //! - [`sim`]: the simulated portal (`portal-sim`), independent of the client code.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod exit;
+pub mod import;
 pub mod portal;
 pub mod report;
 pub mod roster;

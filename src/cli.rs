@@ -1,0 +1,225 @@
+//! Command-line definitions (clap derive) — raw values only. Validation and the meaning of each
+//! option live in [`crate::config`]; the core never sees these types.
+//!
+//! Conventions: long options only, except `-q`/`-v`; an uppercase `value_name` on every option
+//! that takes a value; secrets are never options (they come from the environment, a file or
+//! stdin — see `CREDENTIALS_HELP`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const CREDENTIALS_HELP: &str = "\
+Credentials (never on the command line):
+  ARCGIS_API_KEY or ARCGIS_TOKEN     a ready API key / token (SAML, enterprise logins, MFA accounts)
+  ARCGIS_TOKEN_FILE                  a file holding such a token
+  --username / ARCGIS_USERNAME       a built-in account, with its password from
+                                     ARCGIS_PASSWORD, --password-file FILE or --password-stdin
+
+Exit codes: 0 all rows fine, 1 some rows need attention (see the results file), 2 usage or input
+error, 3 authentication or permission failure, 4 portal unreachable or kept failing, 5 another run
+holds the lock for this results file, 130 interrupted.";
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  # see what would happen, without writing anything
+  ARCGIS_API_KEY=... bulk-groups import roster.csv --portal https://myorg.maps.arcgis.com --dry-run
+  # the real run; results in roster.results.csv
+  ARCGIS_API_KEY=... bulk-groups import roster.csv --portal https://myorg.maps.arcgis.com
+  # nightly, from an HR export: also remove members no longer listed (guarded)
+  bulk-groups import /data/hr/groups.csv --sync --max-removals 10% --summary-json /var/log/bulk-groups.json";
+
+/// Keep ArcGIS portal groups in step with a roster CSV.
+#[derive(Debug, Parser)]
+#[command(name = "bulk-groups", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create missing groups and add the roster's members; write a results CSV.
+    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
+    Import(ImportArgs),
+    /// Check a roster offline (no portal contact): report invalid and duplicate rows.
+    #[command(after_help = "Examples:\n  bulk-groups validate roster.csv\n  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv\n\nExit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable.")]
+    Validate(ValidateArgs),
+    /// Import the bundled sample roster into a built-in simulated portal, end to end.
+    #[command(after_help = "Runs in seconds with no account and no network; prints the summary and \
+        the path of the results CSV.\n\nExample:\n  bulk-groups demo")]
+    Demo(DemoArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  bulk-groups completions bash > /etc/bash_completion.d/bulk-groups")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Example:\n  bulk-groups man > bulk-groups.1")]
+    Man,
+}
+
+/// Roster parsing options, shared by `import` and `validate`.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Roster")]
+pub struct RosterArgs {
+    /// Field delimiter (`,` `;` `|` or `tab`); detected from the header line when not given.
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// Text encoding of the roster; never guessed.
+    #[arg(long, value_name = "ENCODING", default_value = "utf-8", value_parser = ["utf-8", "windows-1252"])]
+    pub encoding: String,
+    /// CSV of group definitions, one row per group; its values win over the roster's.
+    #[arg(long, value_name = "FILE")]
+    pub groups: Option<PathBuf>,
+}
+
+/// stderr output options.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Progress display on stderr.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ProgressWhen::Auto)]
+    pub progress: ProgressWhen,
+    /// Print nothing at all when the exit code is 0.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log detail (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressWhen {
+    /// A bar on a terminal, a plain line every ~10 s otherwise.
+    Auto,
+    /// Always a bar.
+    Always,
+    /// No progress output.
+    Never,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `bulk-groups import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The roster CSV (`-` for stdin).
+    #[arg(value_name = "ROSTER|-")]
+    pub roster: String,
+
+    /// Portal URL, as pasted from the browser (ArcGIS Online, Location Platform or Enterprise).
+    #[arg(long, env = "ARCGIS_PORTAL", value_name = "URL", default_value = "https://www.arcgis.com", help_heading = "Connection")]
+    pub portal: String,
+    /// Built-in account name; its password comes from ARCGIS_PASSWORD, --password-file or --password-stdin.
+    #[arg(long, env = "ARCGIS_USERNAME", value_name = "NAME", help_heading = "Connection")]
+    pub username: Option<String>,
+    /// Read the password from this file (first line).
+    #[arg(long, value_name = "FILE", help_heading = "Connection", conflicts_with = "password_stdin")]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from the first line of stdin.
+    #[arg(long, help_heading = "Connection")]
+    pub password_stdin: bool,
+    /// Extra trusted CA certificate (PEM), for portals behind a private CA.
+    #[arg(long, value_name = "FILE", help_heading = "Connection")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Results CSV (`-` for stdout); default `<roster stem>.results.csv` in the current directory.
+    #[arg(long, value_name = "FILE|-", help_heading = "Import")]
+    pub results: Option<String>,
+    /// Read the portal and write the plan as results; make no write calls.
+    #[arg(long, help_heading = "Import")]
+    pub dry_run: bool,
+    /// Also remove plain members of the roster's groups who are not in the roster.
+    #[arg(long, help_heading = "Import")]
+    pub sync: bool,
+    /// With --sync, remove group managers who are not in the roster too.
+    #[arg(long, requires = "sync", help_heading = "Import")]
+    pub sync_admins: bool,
+    /// Removal guard for --sync, per group: a count (N) or a percentage of the members (P%, floor 5).
+    #[arg(long, value_name = "N|P%", default_value = "10%", help_heading = "Import")]
+    pub max_removals: String,
+    /// Fewer data rows than this is an error before any portal contact (a truncated export).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Import")]
+    pub min_rows: u64,
+    /// Groups the caller may belong to, owned ones included (the portal's limit).
+    #[arg(long, value_name = "N", default_value_t = 512, help_heading = "Import")]
+    pub group_limit: u32,
+    /// Stop after this long, as on SIGTERM (e.g. 45m).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Import")]
+    pub max_duration: Option<std::time::Duration>,
+    /// Write a machine-readable run summary (JSON) to this file.
+    #[arg(long, value_name = "FILE", help_heading = "Import")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
+    pub concurrency: usize,
+    /// Requests per second ceiling, or `auto` to adapt to the portal.
+    #[arg(long, value_name = "N|auto", default_value = "auto", help_heading = "Pacing")]
+    pub rate: String,
+    /// Usernames per addUsers/removeUsers call (1..=25).
+    #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Pacing")]
+    pub chunk_size: usize,
+    /// Per-request timeout.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub timeout: std::time::Duration,
+    /// Connection timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub connect_timeout: std::time::Duration,
+    /// Attempts after the first for a retryable failure.
+    #[arg(long, value_name = "N", default_value_t = 6, help_heading = "Pacing")]
+    pub retries: u32,
+
+    #[command(flatten)]
+    pub roster_args: RosterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `bulk-groups validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The roster CSV (`-` for stdin).
+    #[arg(value_name = "ROSTER|-")]
+    pub roster: String,
+    #[command(flatten)]
+    pub roster_args: RosterArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `bulk-groups demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the results CSV (default: a fresh temporary directory, kept).
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,409 @@
+//! The validated configuration, built once from the command line and the environment before any
+//! I/O against the portal. Every rule about what a flag may hold lives here; the core never sees
+//! clap types, and a bad value is a usage error (exit 2) before a single request.
+
+use std::io::BufRead;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
+use crate::portal::{ClientOptions, Credentials, PortalUrl, RateSetting};
+use crate::report::ResultsTarget;
+use crate::roster::{Encoding, RosterOptions, Source};
+
+/// A configuration error: the user asked for something impossible. Always exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn usage(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// Everything `bulk-groups import` needs, validated.
+#[derive(Debug)]
+pub struct ImportConfig {
+    /// Where the roster comes from.
+    pub roster: Source,
+    /// How to parse it.
+    pub roster_options: RosterOptions,
+    /// Where the results go.
+    pub results: ResultsTarget,
+    /// The portal.
+    pub portal: PortalUrl,
+    /// How to sign in.
+    pub credentials: Credentials,
+    /// HTTP, retry and pacing settings.
+    pub client: ClientOptions,
+    /// What the run does.
+    pub plan: PlanOptions,
+    /// Stop as on SIGTERM after this long.
+    pub max_duration: Option<Duration>,
+    /// Write a JSON summary here.
+    pub summary_json: Option<PathBuf>,
+    /// stderr output.
+    pub output: OutputConfig,
+}
+
+/// What an import does with the roster.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Read only; write the plan as results.
+    pub dry_run: bool,
+    /// Remove plain members not in the roster.
+    pub sync: bool,
+    /// With `sync`, remove managers not in the roster too.
+    pub sync_admins: bool,
+    /// The removal guard.
+    pub max_removals: RemovalLimit,
+    /// Fewer data rows than this → exit 2 before any portal contact.
+    pub min_rows: u64,
+    /// Usernames per addUsers/removeUsers call.
+    pub chunk_size: usize,
+    /// Groups a user may belong to, owned ones included.
+    pub group_limit: u32,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            dry_run: false,
+            sync: false,
+            sync_admins: false,
+            max_removals: RemovalLimit::Percent(10),
+            min_rows: 1,
+            chunk_size: MAX_CHUNK,
+            group_limit: 512,
+        }
+    }
+}
+
+/// The portal's documented cap on names per addUsers/removeUsers call.
+pub const MAX_CHUNK: usize = 25;
+
+/// `--max-removals`: how many removals one group may take in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovalLimit {
+    /// At most this many.
+    Count(u32),
+    /// At most this percentage of the group's current members, but never fewer than
+    /// [`RemovalLimit::PERCENT_FLOOR`].
+    Percent(u32),
+}
+
+impl RemovalLimit {
+    /// The floor of a percentage limit: small groups may always lose this many.
+    pub const PERCENT_FLOOR: u64 = 5;
+
+    /// The most removals allowed from a group that currently has `members` members.
+    pub fn allowed(self, members: u64) -> u64 {
+        match self {
+            RemovalLimit::Count(n) => u64::from(n),
+            RemovalLimit::Percent(p) => (members * u64::from(p) / 100).max(Self::PERCENT_FLOOR),
+        }
+    }
+}
+
+impl std::str::FromStr for RemovalLimit {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let bad = || usage(format!("--max-removals {s:?}: expected a count like 20 or a percentage like 10%"));
+        match s.strip_suffix('%') {
+            Some(p) => {
+                let p: u32 = p.trim().parse().map_err(|_| bad())?;
+                if p > 100 {
+                    return Err(bad());
+                }
+                Ok(RemovalLimit::Percent(p))
+            }
+            None => Ok(RemovalLimit::Count(s.parse().map_err(|_| bad())?)),
+        }
+    }
+}
+
+/// How much goes to stderr, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputConfig {
+    /// Progress display.
+    pub progress: cli::ProgressWhen,
+    /// Print nothing when the exit code is 0.
+    pub quiet: bool,
+    /// 0 = info, 1 = debug, 2+ = trace.
+    pub verbosity: u8,
+    /// One JSON object per log line.
+    pub json_logs: bool,
+}
+
+impl From<&OutputArgs> for OutputConfig {
+    fn from(args: &OutputArgs) -> Self {
+        OutputConfig {
+            progress: args.progress,
+            quiet: args.quiet,
+            verbosity: args.verbose,
+            json_logs: args.log_format == cli::LogFormat::Json,
+        }
+    }
+}
+
+/// Where configuration reads the environment and stdin from (injectable for tests).
+pub trait Environment {
+    /// The value of an environment variable, if set and non-empty.
+    fn var(&self, name: &str) -> Option<String>;
+    /// The first line of stdin (for `--password-stdin`).
+    fn stdin_line(&self) -> std::io::Result<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    fn stdin_line(&self) -> std::io::Result<String> {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line)
+    }
+}
+
+/// Build the roster source from the positional argument.
+pub fn roster_source(arg: &str) -> Source {
+    if arg == "-" { Source::Stdin } else { Source::Path(PathBuf::from(arg)) }
+}
+
+/// Build the roster parsing options.
+pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
+    let delimiter = match args.delimiter.as_deref() {
+        None => None,
+        Some(d) => Some(parse_delimiter(d)?),
+    };
+    let encoding: Encoding = args.encoding.parse().map_err(|_| usage(format!("unknown --encoding {:?}", args.encoding)))?;
+    Ok(RosterOptions { delimiter, encoding, groups_file: args.groups.clone() })
+}
+
+fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
+    match d {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "|" => Ok(b'|'),
+        "\t" | "tab" | "TAB" | "\\t" => Ok(b'\t'),
+        other => Err(usage(format!("--delimiter {other:?}: expected one of , ; | tab"))),
+    }
+}
+
+impl ImportConfig {
+    /// Validate the `import` arguments against the environment.
+    pub fn from_args(args: &ImportArgs, env: &dyn Environment) -> Result<ImportConfig, ConfigError> {
+        let roster = roster_source(&args.roster);
+        let roster_options = roster_options(&args.roster_args)?;
+        let portal = PortalUrl::parse(&args.portal).map_err(|e| usage(format!("--portal {:?}: {e}", args.portal)))?;
+
+        if args.password_stdin && roster == Source::Stdin {
+            return Err(usage("--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file"));
+        }
+        let credentials = credentials(args, env)?;
+
+        let concurrency = NonZeroUsize::new(args.concurrency).ok_or_else(|| usage("--concurrency must be at least 1"))?;
+        if !(1..=MAX_CHUNK).contains(&args.chunk_size) {
+            return Err(usage(format!("--chunk-size must be between 1 and {MAX_CHUNK} (the portal's limit per call)")));
+        }
+        let rate = parse_rate(&args.rate)?;
+        let ca_cert = match &args.ca_cert {
+            None => None,
+            Some(path) => Some(std::fs::read(path).map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?),
+        };
+        let results = results_target(args.results.as_deref(), &roster);
+
+        Ok(ImportConfig {
+            roster,
+            roster_options,
+            results,
+            portal,
+            credentials,
+            client: ClientOptions {
+                timeout: args.timeout,
+                connect_timeout: args.connect_timeout,
+                retries: args.retries,
+                concurrency,
+                rate,
+                ca_cert,
+            },
+            plan: PlanOptions {
+                dry_run: args.dry_run,
+                sync: args.sync,
+                sync_admins: args.sync_admins,
+                max_removals: args.max_removals.parse()?,
+                min_rows: args.min_rows,
+                chunk_size: args.chunk_size,
+                group_limit: args.group_limit,
+            },
+            max_duration: args.max_duration,
+            summary_json: args.summary_json.clone(),
+            output: OutputConfig::from(&args.output),
+        })
+    }
+}
+
+fn parse_rate(rate: &str) -> Result<RateSetting, ConfigError> {
+    if rate.eq_ignore_ascii_case("auto") {
+        return Ok(RateSetting::Auto);
+    }
+    rate.trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(NonZeroU32::new)
+        .map(RateSetting::Fixed)
+        .ok_or_else(|| usage(format!("--rate {rate:?}: expected a number of requests per second (≥ 1) or auto")))
+}
+
+/// `--results`, or `<roster stem>.results.csv` in the current directory.
+fn results_target(arg: Option<&str>, roster: &Source) -> ResultsTarget {
+    match arg {
+        Some("-") => ResultsTarget::Stdout,
+        Some(path) => ResultsTarget::Path(PathBuf::from(path)),
+        None => {
+            let stem = match roster {
+                Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+                Source::Stdin => None,
+            };
+            ResultsTarget::Path(PathBuf::from(format!("{}.results.csv", stem.as_deref().unwrap_or("roster"))))
+        }
+    }
+}
+
+/// Where the sign-in secret comes from: a ready token, or a username and its password.
+fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, ConfigError> {
+    let token = match (env.var("ARCGIS_API_KEY"), env.var("ARCGIS_TOKEN"), env.var("ARCGIS_TOKEN_FILE")) {
+        (Some(key), _, _) | (None, Some(key), _) => Some(SecretString::from(key.trim().to_owned())),
+        (None, None, Some(file)) => Some(read_secret_file(Path::new(&file), "ARCGIS_TOKEN_FILE")?),
+        (None, None, None) => None,
+    };
+    let username = args.username.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    match (token, username) {
+        (Some(_), Some(_)) => Err(usage(
+            "both a token (ARCGIS_API_KEY/ARCGIS_TOKEN/ARCGIS_TOKEN_FILE) and a username are configured; unset one",
+        )),
+        (Some(token), None) => {
+            if args.password_file.is_some() || args.password_stdin {
+                return Err(usage("a password was given without --username / ARCGIS_USERNAME"));
+            }
+            Ok(Credentials::Token(token))
+        }
+        (None, Some(username)) => {
+            let password = if let Some(file) = &args.password_file {
+                read_secret_file(file, "--password-file")?
+            } else if args.password_stdin {
+                let line = env.stdin_line().map_err(|e| usage(format!("--password-stdin: {e}")))?;
+                secret_from_line(&line, "--password-stdin")?
+            } else if let Some(p) = env.var("ARCGIS_PASSWORD") {
+                SecretString::from(p)
+            } else {
+                return Err(usage(format!(
+                    "no password for {username}: set ARCGIS_PASSWORD, or use --password-file FILE or --password-stdin"
+                )));
+            };
+            Ok(Credentials::Password { username: username.to_owned(), password })
+        }
+        (None, None) => Err(usage(
+            "no credentials: set ARCGIS_API_KEY (or ARCGIS_TOKEN / ARCGIS_TOKEN_FILE), or give --username with ARCGIS_PASSWORD, --password-file or --password-stdin",
+        )),
+    }
+}
+
+fn read_secret_file(path: &Path, what: &str) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
+    secret_from_line(text.lines().next().unwrap_or(""), what)
+}
+
+fn secret_from_line(line: &str, what: &str) -> Result<SecretString, ConfigError> {
+    let secret = line.trim_end_matches(['\r', '\n']);
+    if secret.trim().is_empty() {
+        return Err(usage(format!("{what}: empty")));
+    }
+    Ok(SecretString::from(secret.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use clap::Parser;
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+
+    impl Environment for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+        fn stdin_line(&self) -> std::io::Result<String> {
+            Ok("from-stdin\n".into())
+        }
+    }
+
+    fn config(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<ImportConfig, ConfigError> {
+        let cli = Cli::try_parse_from(["bulk-groups", "import"].iter().chain(args)).expect("parses");
+        let Command::Import(import) = cli.command else { unreachable!() };
+        ImportConfig::from_args(&import, &FakeEnv(env.iter().copied().collect()))
+    }
+
+    #[test]
+    fn removal_limits() {
+        assert_eq!("10%".parse::<RemovalLimit>().unwrap(), RemovalLimit::Percent(10));
+        assert_eq!("7".parse::<RemovalLimit>().unwrap(), RemovalLimit::Count(7));
+        assert!("x%".parse::<RemovalLimit>().is_err());
+        assert!("101%".parse::<RemovalLimit>().is_err());
+        // floor of 5 for small groups; rounded down for large ones
+        assert_eq!(RemovalLimit::Percent(10).allowed(31), 5);
+        assert_eq!(RemovalLimit::Percent(10).allowed(99), 9);
+        assert_eq!(RemovalLimit::Count(3).allowed(1000), 3);
+    }
+
+    #[test]
+    fn token_from_environment() {
+        let c = config(&["r.csv"], &[("ARCGIS_API_KEY", "k1")]).unwrap();
+        assert!(matches!(c.credentials, Credentials::Token(ref t) if t.expose_secret() == "k1"));
+        assert_eq!(c.results, ResultsTarget::Path("r.results.csv".into()));
+    }
+
+    #[test]
+    fn password_sources() {
+        let c = config(&["r.csv", "--username", "amy"], &[("ARCGIS_PASSWORD", "pw")]).unwrap();
+        assert!(matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "pw"));
+        let c = config(&["r.csv", "--username", "amy", "--password-stdin"], &[]).unwrap();
+        assert!(matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "from-stdin"));
+    }
+
+    #[test]
+    fn usage_errors() {
+        let err = |args: &[&str], env: &[(&'static str, &'static str)]| config(args, env).unwrap_err().0;
+        assert!(err(&["r.csv"], &[]).contains("no credentials"));
+        assert!(err(&["r.csv", "--username", "amy"], &[]).contains("no password"));
+        assert!(err(&["-", "--username", "amy", "--password-stdin"], &[]).contains("--password-stdin"));
+        assert!(err(&["r.csv", "--username", "amy"], &[("ARCGIS_TOKEN", "t")]).contains("both"));
+        let key = [("ARCGIS_API_KEY", "k")];
+        assert!(err(&["r.csv", "--chunk-size", "26"], &key).contains("--chunk-size"));
+        assert!(err(&["r.csv", "--concurrency", "0"], &key).contains("--concurrency"));
+        assert!(err(&["r.csv", "--rate", "fast"], &key).contains("--rate"));
+        assert!(err(&["r.csv", "--portal", "http://example.com"], &key).contains("--portal"));
+        assert!(err(&["r.csv", "--max-removals", "lots"], &key).contains("--max-removals"));
+    }
+
+    #[test]
+    fn stdin_roster_results_default() {
+        let c = config(&["-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
+        assert_eq!(c.results, ResultsTarget::Path("roster.results.csv".into()));
+        let c = config(&["x.csv", "--results", "-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
+        assert_eq!(c.results, ResultsTarget::Stdout);
+    }
+}

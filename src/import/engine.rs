@@ -1,0 +1,558 @@
+//! The engine's main loop: one owner of all per-group state, fed by roster rows and by the
+//! completions of the tasks it spawns (group resolution, addUsers chunks, removeUsers chunks).
+//!
+//! Nothing here awaits the portal directly, so in-flight requests are never starved by slow work
+//! in the loop (the `buffer_unordered` footgun): tasks run on their own, the loop only moves rows
+//! between states and hands finished rows to the results writer. Backpressure: the loop stops
+//! reading the roster while too many rows wait for unresolved groups or too many tasks are out.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::import::context::RunContext;
+use crate::import::members::{Target, add_chunk};
+use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
+use crate::import::sync::{self, SyncGroup, fingerprint};
+use crate::import::{Fatal, Members, Pending};
+use crate::report::{GroupStatus, ResultRow, ResultsSender, Status};
+use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
+
+/// Rows allowed to wait for unresolved groups before the loop stops reading the roster.
+const MAX_WAITING_ROWS: usize = 50_000;
+/// After an interrupt, how long in-flight requests may take to finish before they are abandoned.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+const INTERRUPTED: &str = "run interrupted";
+
+/// How the engine ended.
+#[derive(Debug, Default)]
+pub struct EngineOutcome {
+    /// A run-wide failure, if one stopped the run.
+    pub fatal: Option<Fatal>,
+    /// Whether an interrupt stopped the run.
+    pub interrupted: bool,
+    /// For a stdin roster cut short by an interrupt: the last line that was read.
+    pub input_not_read_after_line: Option<u64>,
+    /// Groups whose planned removals exceeded `--max-removals`.
+    pub guard_tripped: Vec<String>,
+}
+
+enum GroupState {
+    Resolving { display: String, waiting: Vec<Pending> },
+    Ready(Box<ReadyGroup>),
+    Failed { display: String, id: Option<String>, reason: String },
+}
+
+struct ReadyGroup {
+    target: Target,
+    members: Members,
+    /// Partial chunks, by role: members at index 0, admins at 1.
+    chunks: [Vec<Pending>; 2],
+}
+
+struct Group {
+    state: GroupState,
+    /// Fingerprints of the usernames the roster lists for this group (only kept for `--sync`).
+    roster: HashSet<u64>,
+}
+
+enum Done {
+    Resolved { key: GroupKey, result: Result<ResolvedGroup, ResolveError> },
+    Rows(Result<Vec<ResultRow>, Fatal>),
+}
+
+/// The single owner of one run's group state.
+pub struct Engine {
+    ctx: Arc<RunContext>,
+    results: ResultsSender,
+    rows_done: Arc<AtomicU64>,
+    groups: HashMap<GroupKey, Group>,
+    /// Invalid rows per group they name (only counted for `--sync`).
+    invalid_by_group: HashMap<GroupKey, u64>,
+    tasks: JoinSet<Done>,
+    /// The rows each chunk task owns, to account for them if the task is abandoned.
+    in_flight: HashMap<Id, Vec<ResultRow>>,
+    max_tasks: usize,
+    waiting_rows: usize,
+    input_closed: bool,
+    /// Set once the run stops taking new work (interrupt or fatal error).
+    stopping: bool,
+    outcome: EngineOutcome,
+}
+
+impl Engine {
+    /// A new engine; `rows_done` counts results rows for progress display.
+    pub fn new(ctx: Arc<RunContext>, results: ResultsSender, rows_done: Arc<AtomicU64>, concurrency: usize) -> Self {
+        Engine {
+            ctx,
+            results,
+            rows_done,
+            groups: HashMap::new(),
+            invalid_by_group: HashMap::new(),
+            tasks: JoinSet::new(),
+            in_flight: HashMap::new(),
+            // Enough queued work to keep every request slot busy, little enough to bound memory.
+            max_tasks: concurrency.saturating_mul(2).max(4),
+            waiting_rows: 0,
+            input_closed: false,
+            stopping: false,
+            outcome: EngineOutcome::default(),
+        }
+    }
+
+    /// Process the whole roster, then `--sync`, and account for every row on every exit path.
+    /// `head` holds rows already read (for `--min-rows`); `rows` streams the rest.
+    pub async fn run(
+        mut self,
+        head: Vec<Row>,
+        mut rows: mpsc::Receiver<Row>,
+        stdin: bool,
+        cancel: CancellationToken,
+    ) -> EngineOutcome {
+        let mut last_line = head.last().map(|r| r.line);
+        for row in head {
+            self.on_row(row);
+        }
+        self.stream(&mut rows, &mut last_line, &cancel).await;
+        if self.ctx.plan.sync && !self.stopping && self.outcome.fatal.is_none() && last_line.is_some() {
+            self.sync();
+            self.drain_tasks(&cancel).await;
+        }
+        if self.stopping {
+            self.stop(&mut rows, stdin, last_line).await;
+        }
+        self.outcome
+    }
+
+    async fn stream(&mut self, rows: &mut mpsc::Receiver<Row>, last_line: &mut Option<u64>, cancel: &CancellationToken) {
+        loop {
+            if self.stopping || (self.input_closed && self.tasks.is_empty()) {
+                return;
+            }
+            let can_read =
+                !self.input_closed && self.waiting_rows < MAX_WAITING_ROWS && self.tasks.len() < self.max_tasks;
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => self.interrupt(),
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.on_done(done),
+                row = rows.recv(), if can_read => match row {
+                    Some(row) => {
+                        *last_line = Some(row.line);
+                        self.on_row(row);
+                    }
+                    None => {
+                        self.input_closed = true;
+                        self.flush_all_chunks();
+                    }
+                },
+            }
+        }
+    }
+
+    /// Wait for the tasks out (used after the roster is done).
+    async fn drain_tasks(&mut self, cancel: &CancellationToken) {
+        while !self.stopping && !self.tasks.is_empty() {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => self.interrupt(),
+                Some(done) = self.tasks.join_next_with_id() => self.on_done(done),
+            }
+        }
+    }
+
+    fn interrupt(&mut self) {
+        tracing::warn!("interrupted: finishing requests in flight, then stopping");
+        self.outcome.interrupted = true;
+        self.stopping = true;
+    }
+
+    fn fail_run(&mut self, fatal: Fatal) {
+        if self.outcome.fatal.is_none() {
+            tracing::error!("{}", fatal.reason());
+            self.outcome.fatal = Some(fatal);
+        }
+        self.stopping = true;
+    }
+
+    fn emit(&self, row: ResultRow) {
+        self.results.send(row);
+        self.rows_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    // ---- rows in -------------------------------------------------------------------------
+
+    fn on_row(&mut self, row: Row) {
+        let (membership, duplicate) = match row.kind {
+            RowKind::Membership(m) => (m, None),
+            RowKind::Duplicate { membership, reason } => (membership, Some(reason)),
+            RowKind::Invalid { group, username, reason, .. } => {
+                if self.ctx.plan.sync {
+                    for key in keys_named_by(&group) {
+                        *self.invalid_by_group.entry(key).or_default() += 1;
+                    }
+                }
+                self.emit(ResultRow {
+                    line: Some(row.line),
+                    group,
+                    group_id: None,
+                    group_status: None,
+                    username,
+                    role: None,
+                    status: Status::Invalid,
+                    reason,
+                });
+                return;
+            }
+        };
+        let pending = Pending { line: row.line, username: membership.username, role: membership.role, duplicate };
+        let key = membership.group.key();
+        let sync = self.ctx.plan.sync;
+        let group = match self.groups.get_mut(&key) {
+            Some(group) => group,
+            None => {
+                self.spawn_resolve(key.clone(), membership.group.clone());
+                self.groups.entry(key.clone()).or_insert(Group {
+                    state: GroupState::Resolving { display: membership.group.display().to_owned(), waiting: Vec::new() },
+                    roster: HashSet::new(),
+                })
+            }
+        };
+        if sync {
+            group.roster.insert(fingerprint(&UserKey::new(&pending.username)));
+        }
+        match &mut group.state {
+            GroupState::Resolving { waiting, .. } => {
+                waiting.push(pending);
+                self.waiting_rows += 1;
+            }
+            GroupState::Ready(_) => self.place(&key, pending),
+            GroupState::Failed { display, id, reason } => {
+                let row = failed_group_row(&pending, display, id.clone(), reason);
+                self.emit(row);
+            }
+        }
+    }
+
+    /// Decide a row of a resolved group: report it now, or queue it for an addUsers chunk.
+    fn place(&mut self, key: &GroupKey, row: Pending) {
+        let dry_run = self.ctx.plan.dry_run;
+        let chunk_size = self.ctx.plan.chunk_size;
+        let stopping = self.stopping;
+        let Some(Group { state: GroupState::Ready(group), .. }) = self.groups.get_mut(key) else {
+            unreachable!("place() is only called for resolved groups")
+        };
+        let decided = if let Some(reason) = &row.duplicate {
+            Some(group.target.row(&row, Status::Duplicate, reason.clone()))
+        } else if let Some(standing) = group.members.role_of(&row.username) {
+            Some(group.target.row(&row, Status::AlreadyMember, standing.differs_reason(row.role)))
+        } else if dry_run {
+            Some(group.target.row(&row, Status::WouldAdd, ""))
+        } else if stopping {
+            Some(group.target.row(&row, Status::NotAttempted, INTERRUPTED))
+        } else {
+            None
+        };
+        if let Some(result) = decided {
+            self.emit(result);
+            return;
+        }
+        let role = row.role;
+        let chunk = &mut group.chunks[role_index(role)];
+        chunk.push(row);
+        if chunk.len() >= chunk_size {
+            let rows = std::mem::take(chunk);
+            let target = group.target.clone();
+            self.spawn_add(target, role, rows);
+        }
+    }
+
+    fn flush_all_chunks(&mut self) {
+        let keys: Vec<GroupKey> = self.groups.keys().cloned().collect();
+        for key in keys {
+            self.flush_chunks(&key);
+        }
+    }
+
+    /// Send a group's partial chunks (the roster is done, no more rows will fill them).
+    fn flush_chunks(&mut self, key: &GroupKey) {
+        if self.stopping {
+            return;
+        }
+        let Some(Group { state: GroupState::Ready(group), .. }) = self.groups.get_mut(key) else { return };
+        let target = group.target.clone();
+        let batches: Vec<(Role, Vec<Pending>)> = [Role::Member, Role::Admin]
+            .into_iter()
+            .map(|role| (role, std::mem::take(&mut group.chunks[role_index(role)])))
+            .filter(|(_, rows)| !rows.is_empty())
+            .collect();
+        for (role, rows) in batches {
+            self.spawn_add(target.clone(), role, rows);
+        }
+    }
+
+    // ---- tasks out -----------------------------------------------------------------------
+
+    fn spawn_resolve(&mut self, key: GroupKey, group: GroupRef) {
+        let ctx = Arc::clone(&self.ctx);
+        self.tasks.spawn(async move {
+            let result = resolve(&ctx, &group).await;
+            Done::Resolved { key, result }
+        });
+    }
+
+    fn spawn_add(&mut self, target: Target, role: Role, rows: Vec<Pending>) {
+        let ctx = Arc::clone(&self.ctx);
+        let owned = rows.iter().map(|r| target.row(r, Status::NotAttempted, "")).collect();
+        let handle = self.tasks.spawn(async move { Done::Rows(add_chunk(&ctx, &target, role, &rows).await) });
+        self.in_flight.insert(handle.id(), owned);
+    }
+
+    fn spawn_remove(&mut self, target: Target, removals: Vec<sync::Removal>) {
+        let ctx = Arc::clone(&self.ctx);
+        let owned = removals.iter().map(|r| sync::removal_row(&target, r, Status::NotRemoved, "")).collect();
+        let handle = self.tasks.spawn(async move { Done::Rows(sync::remove_chunk(&ctx, &target, &removals).await) });
+        self.in_flight.insert(handle.id(), owned);
+    }
+
+    fn on_done(&mut self, done: Result<(Id, Done), JoinError>) {
+        let (id, done) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                // A task panicked or was aborted: its rows must still be accounted for.
+                let reason = if e.is_panic() { format!("internal error: {e}") } else { INTERRUPTED.to_owned() };
+                let status = if e.is_panic() { Status::Failed } else { Status::NotAttempted };
+                self.abandon(e.id(), status, &reason);
+                return;
+            }
+        };
+        match done {
+            Done::Rows(Ok(rows)) => {
+                self.in_flight.remove(&id);
+                rows.into_iter().for_each(|r| self.emit(r));
+            }
+            Done::Rows(Err(fatal)) => {
+                let reason = fatal.reason();
+                self.fail_run(fatal);
+                self.abandon(id, Status::Failed, &reason);
+            }
+            Done::Resolved { key, result } => self.on_resolved(key, result),
+        }
+    }
+
+    fn abandon(&mut self, id: Id, status: Status, reason: &str) {
+        for mut row in self.in_flight.remove(&id).unwrap_or_default() {
+            row.status = status;
+            row.reason = reason.to_owned();
+            self.emit(row);
+        }
+    }
+
+    fn on_resolved(&mut self, key: GroupKey, result: Result<ResolvedGroup, ResolveError>) {
+        let Some(group) = self.groups.get_mut(&key) else { return };
+        let GroupState::Resolving { display, waiting } = &mut group.state else { return };
+        let waiting = std::mem::take(waiting);
+        let shown = std::mem::take(display);
+        self.waiting_rows -= waiting.len();
+        match result {
+            Ok(resolved) => {
+                tracing::info!(group = %resolved.title, id = %resolved.id, status = %resolved.status, "group resolved");
+                group.state = GroupState::Ready(Box::new(ReadyGroup {
+                    target: Target { id: resolved.id, title: resolved.title, status: resolved.status },
+                    members: resolved.members,
+                    chunks: [Vec::new(), Vec::new()],
+                }));
+                for row in waiting {
+                    self.place(&key, row);
+                }
+                if self.input_closed {
+                    self.flush_chunks(&key);
+                }
+            }
+            Err(ResolveError::Group(reason)) => {
+                tracing::warn!("group '{shown}': {reason}");
+                let id = match &key {
+                    GroupKey::Id(id) => Some(id.clone()),
+                    GroupKey::Title(_) => None,
+                };
+                let failed: Vec<ResultRow> =
+                    waiting.iter().map(|row| failed_group_row(row, &shown, id.clone(), &reason)).collect();
+                group.state = GroupState::Failed { display: shown, id, reason };
+                failed.into_iter().for_each(|row| self.emit(row));
+            }
+            Err(ResolveError::Fatal(fatal)) => {
+                // Put the rows back; the stop phase accounts for them.
+                self.waiting_rows += waiting.len();
+                group.state = GroupState::Resolving { display: shown, waiting };
+                self.fail_run(fatal);
+            }
+        }
+    }
+
+    // ---- sync ----------------------------------------------------------------------------
+
+    fn sync(&mut self) {
+        let inputs: Vec<SyncGroup<'_>> = self
+            .groups
+            .iter()
+            .filter_map(|(key, group)| match &group.state {
+                GroupState::Ready(ready) if ready.target.status == GroupStatus::Existing => Some(SyncGroup {
+                    target: ready.target.clone(),
+                    members: &ready.members,
+                    roster: &group.roster,
+                    invalid_rows: self.invalid_by_group.get(key).copied().unwrap_or(0),
+                }),
+                _ => None,
+            })
+            .collect();
+        let plan = sync::plan(&self.ctx, inputs);
+        if !plan.tripped.is_empty() {
+            tracing::warn!(groups = %plan.tripped.join(", "), "sync guard tripped: no member removed in this run");
+        }
+        self.outcome.guard_tripped = plan.tripped;
+        for row in plan.rows {
+            self.emit(row);
+        }
+        let chunk_size = self.ctx.plan.chunk_size;
+        for (target, removals) in plan.batches {
+            for chunk in removals.chunks(chunk_size) {
+                self.spawn_remove(target.clone(), chunk.to_vec());
+            }
+        }
+    }
+
+    // ---- stopping ------------------------------------------------------------------------
+
+    /// Account for every unfinished row after an interrupt or a fatal error.
+    async fn stop(&mut self, rows: &mut mpsc::Receiver<Row>, stdin: bool, mut last_line: Option<u64>) {
+        let (status, reason) = match &self.outcome.fatal {
+            Some(fatal) => (Status::Failed, fatal.reason()),
+            None => (Status::NotAttempted, INTERRUPTED.to_owned()),
+        };
+        if self.outcome.fatal.is_none() {
+            // Interrupted: let requests already on the wire finish, briefly.
+            let deadline = tokio::time::Instant::now() + INTERRUPT_GRACE;
+            while !self.tasks.is_empty() && self.outcome.fatal.is_none() {
+                match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                    Ok(Some(done)) => self.on_done(done),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        self.tasks.abort_all();
+        while let Some(done) = self.tasks.join_next_with_id().await {
+            match done {
+                Err(e) if e.is_cancelled() => self.abandon(e.id(), status, &reason),
+                other => self.on_done(other),
+            }
+        }
+        let leftovers: Vec<ResultRow> = self
+            .groups
+            .values_mut()
+            .flat_map(|group| match &mut group.state {
+                GroupState::Resolving { display, waiting } => {
+                    let display = display.clone();
+                    std::mem::take(waiting)
+                        .into_iter()
+                        .map(|p| unresolved_row(&p, &display, status, &reason))
+                        .collect::<Vec<_>>()
+                }
+                GroupState::Ready(ready) => {
+                    let target = ready.target.clone();
+                    ready
+                        .chunks
+                        .iter_mut()
+                        .flat_map(std::mem::take)
+                        .map(|p| target.row(&p, status, reason.clone()))
+                        .collect()
+                }
+                GroupState::Failed { .. } => Vec::new(),
+            })
+            .collect();
+        leftovers.into_iter().for_each(|r| self.emit(r));
+
+        // The rest of the roster: a file is read to the end (fast) so every row is reported;
+        // stdin may never end, so an interrupt stops there and records where.
+        if stdin && self.outcome.fatal.is_none() {
+            while let Ok(row) = rows.try_recv() {
+                last_line = Some(row.line);
+                self.emit(unread_row(row, status, &reason));
+            }
+            rows.close();
+            self.outcome.input_not_read_after_line = Some(last_line.unwrap_or(1));
+        } else {
+            while let Some(row) = rows.recv().await {
+                self.emit(unread_row(row, status, &reason));
+            }
+        }
+    }
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Member => 0,
+        Role::Admin => 1,
+    }
+}
+
+/// The group keys an invalid row's group cell could refer to.
+fn keys_named_by(cell: &str) -> Vec<GroupKey> {
+    let mut keys = Vec::new();
+    if !cell.trim().is_empty() {
+        keys.push(GroupKey::Title(TitleKey::new(cell)));
+        let id = cell.trim().to_ascii_lowercase();
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            keys.push(GroupKey::Id(id));
+        }
+    }
+    keys
+}
+
+fn failed_group_row(row: &Pending, display: &str, id: Option<String>, reason: &str) -> ResultRow {
+    ResultRow {
+        line: Some(row.line),
+        group: display.to_owned(),
+        group_id: id,
+        group_status: Some(GroupStatus::Failed),
+        username: row.username.clone(),
+        role: Some(row.role),
+        status: if row.duplicate.is_some() { Status::Duplicate } else { Status::Failed },
+        reason: row.duplicate.clone().unwrap_or_else(|| reason.to_owned()),
+    }
+}
+
+fn unresolved_row(row: &Pending, display: &str, status: Status, reason: &str) -> ResultRow {
+    ResultRow {
+        line: Some(row.line),
+        group: display.to_owned(),
+        group_id: None,
+        group_status: None,
+        username: row.username.clone(),
+        role: Some(row.role),
+        status,
+        reason: reason.to_owned(),
+    }
+}
+
+fn unread_row(row: Row, status: Status, reason: &str) -> ResultRow {
+    let (group, username, role) = match row.kind {
+        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => {
+            (m.group.display().to_owned(), m.username, Some(m.role))
+        }
+        RowKind::Invalid { group, username, .. } => (group, username, None),
+    };
+    ResultRow {
+        line: Some(row.line),
+        group,
+        group_id: None,
+        group_status: None,
+        username,
+        role,
+        status,
+        reason: reason.to_owned(),
+    }
+}

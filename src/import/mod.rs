@@ -1,0 +1,165 @@
+//! The import engine (product spec §4): streams the roster, resolves each group as it first
+//! appears, diffs the roster against the group's current members, adds only the missing users in
+//! chunks, explains every refusal, optionally removes members the roster no longer lists, and
+//! emits exactly one results row per roster row.
+//!
+//! - [`run`]: one whole `bulk-groups import` — lock, preflight, engine, summary, exit code.
+//! - `engine`: the single-owner main loop (rows in, tasks out, results out).
+//! - `resolve`: group lookup and creation. `members`: addUsers and `notAdded` diagnosis.
+//! - `sync`: the removal plan and its guard. `context`: what all tasks share.
+
+mod context;
+mod engine;
+mod members;
+mod resolve;
+mod run;
+mod sync;
+
+use std::collections::HashMap;
+
+pub use context::Caller;
+pub use run::{ImportRun, RunOutcome, run};
+
+use crate::portal::{GroupMembers, PortalError};
+use crate::roster::{Role, UserKey};
+
+/// A roster row waiting for its group (or its chunk).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Roster line.
+    pub line: u64,
+    /// Username as written.
+    pub username: String,
+    /// Requested role.
+    pub role: Role,
+    /// `Some(reason)` for a duplicate row: reported as `duplicate`, never sent.
+    pub duplicate: Option<String>,
+}
+
+/// A run-wide failure: the run stops and every unfinished row is `failed` with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fatal {
+    /// Authentication or permission failure of the run as a whole (exit 3).
+    Auth(String),
+    /// The portal could not be reached or kept failing (exit 4).
+    Unavailable(String),
+}
+
+impl Fatal {
+    /// The run-wide failure a portal error amounts to, if any.
+    pub fn from_portal(error: &PortalError) -> Option<Fatal> {
+        if error.is_auth() {
+            Some(Fatal::Auth(error.to_string()))
+        } else if error.is_unavailable() {
+            Some(Fatal::Unavailable(error.to_string()))
+        } else {
+            None
+        }
+    }
+
+    /// The reason written on the rows it leaves unfinished.
+    pub fn reason(&self) -> String {
+        match self {
+            Fatal::Auth(e) => format!("run stopped: authentication failed: {e}"),
+            Fatal::Unavailable(e) => format!("run stopped: the portal kept failing: {e}"),
+        }
+    }
+}
+
+/// A member's standing in a group, as the portal reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    /// The group's owner (also a manager; never removed).
+    Owner,
+    /// A group manager.
+    Admin,
+    /// A plain member.
+    Member,
+}
+
+impl MemberRole {
+    /// The `already_member` reason when the roster asks for another role (roles are never
+    /// changed by this tool).
+    pub fn differs_reason(self, wanted: Role) -> String {
+        let portal = match self {
+            MemberRole::Owner => "owner",
+            MemberRole::Admin => "admin",
+            MemberRole::Member => "member",
+        };
+        let same = matches!((self, wanted), (MemberRole::Member, Role::Member) | (MemberRole::Admin | MemberRole::Owner, Role::Admin));
+        if same { String::new() } else { format!("role differs (portal: {portal}); not changed") }
+    }
+}
+
+/// A group's current members, keyed case-insensitively.
+#[derive(Debug, Clone, Default)]
+pub struct Members(HashMap<UserKey, (String, MemberRole)>);
+
+impl Members {
+    /// From the portal's `owner`/`admins`/`users` lists (the owner is also listed as an admin).
+    pub fn from_portal(members: &GroupMembers) -> Self {
+        let mut out = Members::default();
+        for user in &members.users {
+            out.insert(user, MemberRole::Member);
+        }
+        for admin in &members.admins {
+            out.insert(admin, MemberRole::Admin);
+        }
+        out.insert(&members.owner, MemberRole::Owner);
+        out
+    }
+
+    /// Record `username` with `role` (a later call for the same user wins).
+    pub fn insert(&mut self, username: &str, role: MemberRole) {
+        if !username.is_empty() {
+            self.0.insert(UserKey::new(username), (username.to_owned(), role));
+        }
+    }
+
+    /// The user's standing, if a member.
+    pub fn role_of(&self, username: &str) -> Option<MemberRole> {
+        self.0.get(&UserKey::new(username)).map(|(_, role)| *role)
+    }
+
+    /// How many members, the owner included.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every member: key, portal spelling, standing.
+    pub fn iter(&self) -> impl Iterator<Item = (&UserKey, &str, MemberRole)> {
+        self.0.iter().map(|(k, (name, role))| (k, name.as_str(), *role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_from_portal_lists_owner_once_as_owner() {
+        let m = Members::from_portal(&GroupMembers {
+            owner: "Boss".into(),
+            admins: vec!["boss".into(), "Deputy".into()],
+            users: vec!["amy".into()],
+        });
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.role_of("BOSS"), Some(MemberRole::Owner));
+        assert_eq!(m.role_of("deputy"), Some(MemberRole::Admin));
+        assert_eq!(m.role_of("Amy"), Some(MemberRole::Member));
+        assert_eq!(m.role_of("zed"), None);
+    }
+
+    #[test]
+    fn role_difference_reasons() {
+        assert_eq!(MemberRole::Member.differs_reason(Role::Member), "");
+        assert_eq!(MemberRole::Owner.differs_reason(Role::Admin), "");
+        assert_eq!(MemberRole::Member.differs_reason(Role::Admin), "role differs (portal: member); not changed");
+        assert_eq!(MemberRole::Admin.differs_reason(Role::Member), "role differs (portal: admin); not changed");
+    }
+}

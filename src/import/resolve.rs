@@ -1,0 +1,200 @@
+//! Group resolution (product spec §4): turn a roster's group reference into a portal group and
+//! its current members — by id, or by exact title among the groups of the caller's organization
+//! — creating it when it does not exist.
+//!
+//! Search is fuzzy, lags behind writes and stops at 10,000 results, so it is never trusted
+//! alone: titles are compared exactly client-side, groups the caller owns come from
+//! `community/self` (not search-indexed), and groups this run created are remembered.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::import::context::RunContext;
+use crate::import::{Fatal, MemberRole, Members};
+use crate::portal::{GroupSummary, PortalError};
+use crate::report::GroupStatus;
+use crate::roster::{GroupRef, TitleKey, UserKey};
+
+/// How long a `COM_0044` ("you already have a group named …") may take to become findable.
+const DUPLICATE_TITLE_PATIENCE: Duration = Duration::from_secs(60);
+/// Between two looks for such a group.
+const DUPLICATE_TITLE_POLL: Duration = Duration::from_secs(3);
+/// The portal's page size cap for search.
+const SEARCH_PAGE: u32 = 100;
+
+/// A group ready to receive members.
+#[derive(Debug, Clone)]
+pub struct ResolvedGroup {
+    /// Portal id.
+    pub id: String,
+    /// Title as the portal spells it.
+    pub title: String,
+    /// `created`, `existing` or `would_create`.
+    pub status: GroupStatus,
+    /// Its current members (empty for a group a dry run would create).
+    pub members: Members,
+}
+
+/// Why a group could not be resolved: a per-group failure (its rows are `failed`), or a
+/// run-wide one.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// The group's rows fail with this reason; the run goes on.
+    Group(String),
+    /// The run stops.
+    Fatal(Fatal),
+}
+
+impl From<PortalError> for ResolveError {
+    fn from(error: PortalError) -> Self {
+        match Fatal::from_portal(&error) {
+            Some(fatal) => ResolveError::Fatal(fatal),
+            None => ResolveError::Group(error.to_string()),
+        }
+    }
+}
+
+/// Resolve (and if needed create) the group a roster row names.
+pub async fn resolve(ctx: &RunContext, group: &GroupRef) -> Result<ResolvedGroup, ResolveError> {
+    match group {
+        GroupRef::Id(id) => by_id(ctx, id).await,
+        GroupRef::Title(title) => by_title(ctx, title).await,
+    }
+}
+
+async fn by_id(ctx: &RunContext, id: &str) -> Result<ResolvedGroup, ResolveError> {
+    let group = ctx.client.group(id).await.map_err(|e| match Fatal::from_portal(&e) {
+        Some(fatal) => ResolveError::Fatal(fatal),
+        None => ResolveError::Group(format!("group {id} does not exist or is not visible to {}: {e}", ctx.caller.username)),
+    })?;
+    existing(ctx, group).await
+}
+
+async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, ResolveError> {
+    let key = TitleKey::new(title);
+    if let Some(own) = ctx.known_own_group(&key) {
+        return existing(ctx, own).await;
+    }
+    let matches = search_exact(ctx, &key, title).await?;
+    match pick(ctx, &matches, title)? {
+        Some(group) => existing(ctx, group).await,
+        None => create(ctx, title, &key).await,
+    }
+}
+
+/// One match: use it. Several: prefer the one the caller owns; otherwise refuse to guess.
+fn pick(ctx: &RunContext, matches: &[GroupSummary], title: &str) -> Result<Option<GroupSummary>, ResolveError> {
+    match matches {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        several => {
+            let mut owned = several.iter().filter(|g| UserKey::new(&g.owner) == ctx.caller.key);
+            match (owned.next(), owned.next()) {
+                (Some(mine), None) => Ok(Some(mine.clone())),
+                _ => Err(ResolveError::Group(format!(
+                    "{} groups are titled '{title}'; use group_id",
+                    several.len()
+                ))),
+            }
+        }
+    }
+}
+
+/// Groups of the caller's organization whose title is exactly `key`, via a narrowed title query.
+async fn search_exact(ctx: &RunContext, key: &TitleKey, title: &str) -> Result<Vec<GroupSummary>, ResolveError> {
+    let query = format!("title:\"{}\" AND orgid:{}", title.replace('"', " "), ctx.caller.org_id);
+    let mut found: HashMap<String, GroupSummary> = HashMap::new();
+    let mut start = 1;
+    loop {
+        let page = ctx.client.search_groups(&query, start, SEARCH_PAGE).await?;
+        for group in page.results {
+            let same_org = group.org_id.as_deref().is_none_or(|org| org == ctx.caller.org_id);
+            if same_org && TitleKey::new(&group.title) == *key {
+                found.insert(group.id.clone(), group);
+            }
+        }
+        if page.next_start <= 0 {
+            break;
+        }
+        start = page.next_start as u32;
+    }
+    Ok(found.into_values().collect())
+}
+
+async fn create(ctx: &RunContext, title: &str, key: &TitleKey) -> Result<ResolvedGroup, ResolveError> {
+    if !ctx.take_group_slot() {
+        return Err(ResolveError::Group(format!(
+            "group could not be created: {} already belongs to {} groups (owned ones included), the portal's limit",
+            ctx.caller.username, ctx.plan.group_limit
+        )));
+    }
+    if ctx.plan.dry_run {
+        return Ok(ResolvedGroup {
+            id: String::new(),
+            title: title.to_owned(),
+            status: GroupStatus::WouldCreate,
+            members: Members::default(),
+        });
+    }
+    let definition = ctx.definition(&GroupRef::Title(title.to_owned()).key());
+    match ctx.client.create_group(title, &definition).await {
+        Ok(group) => {
+            ctx.remember_created(&group);
+            let mut members = Members::default();
+            members.insert(&group.owner, MemberRole::Owner);
+            Ok(ResolvedGroup { id: group.id, title: group.title, status: GroupStatus::Created, members })
+        }
+        // The caller already owns a group with this title: made by an earlier (perhaps killed)
+        // run, by someone at the same time, or by our own retry after a lost response.
+        Err(e) if e.is_duplicate_title() => {
+            let group = find_own_after_duplicate(ctx, key, title).await?;
+            existing(ctx, group).await
+        }
+        Err(e) => Err(match Fatal::from_portal(&e) {
+            Some(fatal) => ResolveError::Fatal(fatal),
+            None => ResolveError::Group(format!("group could not be created: {e}")),
+        }),
+    }
+}
+
+/// After `COM_0044`: the caller's own group list first (not search-indexed), then the title
+/// search until it catches up, for up to a minute.
+async fn find_own_after_duplicate(ctx: &RunContext, key: &TitleKey, title: &str) -> Result<GroupSummary, ResolveError> {
+    let deadline = tokio::time::Instant::now() + DUPLICATE_TITLE_PATIENCE;
+    loop {
+        let me = ctx.client.community_self().await?;
+        let own = me
+            .groups
+            .into_iter()
+            .find(|g| TitleKey::new(&g.title) == *key && UserKey::new(&g.owner) == ctx.caller.key);
+        if let Some(group) = own {
+            return Ok(group);
+        }
+        let matches = search_exact(ctx, key, title).await?;
+        if let Some(group) = matches.into_iter().find(|g| UserKey::new(&g.owner) == ctx.caller.key) {
+            return Ok(group);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ResolveError::Group(format!(
+                "group could not be created: the portal says {} already has a group titled '{title}', but it could not be found within {} s",
+                ctx.caller.username,
+                DUPLICATE_TITLE_PATIENCE.as_secs()
+            )));
+        }
+        tokio::time::sleep(DUPLICATE_TITLE_POLL).await;
+    }
+}
+
+/// An existing group: read its members once.
+async fn existing(ctx: &RunContext, group: GroupSummary) -> Result<ResolvedGroup, ResolveError> {
+    let members = ctx.client.group_members(&group.id).await.map_err(|e| match Fatal::from_portal(&e) {
+        Some(fatal) => ResolveError::Fatal(fatal),
+        None => ResolveError::Group(format!("could not read the members of group '{}': {e}", group.title)),
+    })?;
+    Ok(ResolvedGroup {
+        id: group.id,
+        title: group.title,
+        status: GroupStatus::Existing,
+        members: Members::from_portal(&members),
+    })
+}

@@ -1,0 +1,410 @@
+//! One whole `bulk-groups import`: take the lock, read the roster's head, sign in and check the
+//! caller, run the engine, and turn what happened into a summary and an exit code. Every exit
+//! path goes through [`finish`] so the results file and the JSON summary are always written.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ImportConfig;
+use crate::exit::Exit;
+use crate::import::context::{Caller, RunContext, StreamedDefinitions};
+use crate::import::engine::{Engine, EngineOutcome};
+use crate::import::Fatal;
+use crate::portal::{PortalClient, PortalError};
+use crate::report::{Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary};
+use crate::roster::{self, RosterReader, Row, RowKind, Source, UserKey};
+
+/// Rows read ahead of the engine; small, so memory stays flat and backpressure reaches the file.
+const ROW_CHANNEL: usize = 1024;
+/// Privileges the caller needs, with what each one is for.
+const REQUIRED_PRIVILEGES: [(&str, &str); 2] = [
+    ("portal:user:createGroup", "create groups"),
+    ("portal:admin:assignToGroups", "assign members to groups"),
+];
+
+/// How an import ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The exit code.
+    pub exit: Exit,
+    /// What happened, as the JSON summary shows it.
+    pub summary: Summary,
+    /// Where the results went (`-` for stdout).
+    pub results: String,
+}
+
+/// Alias kept for readability at call sites that name the whole run.
+pub type ImportRun = RunOutcome;
+
+/// Run one import to the end. `cancel` is the interrupt (SIGINT/SIGTERM); `--max-duration`
+/// triggers it too.
+pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome {
+    let started = Instant::now();
+    let mut summary = Summary::new(config.portal.to_string(), describe(&config.roster), config.plan.dry_run);
+    let results = match &config.results {
+        ResultsTarget::Path(p) => p.display().to_string(),
+        ResultsTarget::Stdout => "-".to_owned(),
+    };
+    if let Some(limit) = config.max_duration {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            tracing::warn!("--max-duration reached");
+            cancel.cancel();
+        });
+    }
+    let outcome = attempt(&config, &cancel, &mut summary).await;
+    finish(outcome, &config, summary, results, started)
+}
+
+/// What the run came to before the summary is written.
+struct Attempt {
+    exit: Exit,
+    error: Option<String>,
+    counts: Option<Counts>,
+    client: Option<PortalClient>,
+    engine: EngineOutcome,
+}
+
+impl Attempt {
+    fn early(exit: Exit, error: String) -> Self {
+        Attempt { exit, error: Some(error), counts: None, client: None, engine: EngineOutcome::default() }
+    }
+}
+
+async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mut Summary) -> Attempt {
+    // One run per results file: the lock comes before the results file is truncated.
+    let _lock = match &config.results {
+        ResultsTarget::Path(path) => match lock_results(path) {
+            Ok(lock) => Some(lock),
+            Err(e) => return Attempt::early(Exit::Locked, e),
+        },
+        ResultsTarget::Stdout => None,
+    };
+
+    // The roster's header and the definitions: a usage error here means nothing happened.
+    let reader = match RosterReader::open(&config.roster, &config.roster_options) {
+        Ok(reader) => reader,
+        Err(e) => return Attempt::early(Exit::Usage, e.to_string()),
+    };
+    summary.roster.set_dialect(&reader.dialect());
+    summary.roster.sha256 = match &config.roster {
+        Source::Path(path) => sha256_file(path).ok(),
+        Source::Stdin => None,
+    };
+    let definitions = match roster::scan_definitions(&config.roster, &config.roster_options) {
+        Ok(d) => d,
+        Err(e) => return Attempt::early(Exit::Usage, e.to_string()),
+    };
+    let stdin = config.roster == Source::Stdin;
+    let bytes_read = reader.bytes_read();
+    let (rows_tx, mut rows) = mpsc::channel(ROW_CHANNEL);
+    let streamed_definitions = stdin.then(StreamedDefinitions::default);
+    let reader_thread = spawn_reader(reader, rows_tx, streamed_definitions.clone());
+
+    // --min-rows: a truncated or empty export stops here, before any portal contact.
+    let mut head = Vec::new();
+    while (head.len() as u64) < config.plan.min_rows.max(1) {
+        match rows.recv().await {
+            Some(row) => head.push(row),
+            None => break,
+        }
+    }
+    if (head.len() as u64) < config.plan.min_rows {
+        return Attempt::early(
+            Exit::Usage,
+            format!(
+                "the roster has {} data row(s), fewer than --min-rows {} (a truncated or empty export?); nothing was done",
+                head.len(),
+                config.plan.min_rows
+            ),
+        );
+    }
+
+    let (results, writer) = match ResultsWriter::create(config.results.clone()) {
+        Ok(w) => w,
+        Err(e) => return Attempt::early(Exit::Usage, format!("cannot write the results file: {e}")),
+    };
+    tracing::info!(
+        portal = %config.portal,
+        roster = %summary.roster.path,
+        sha256 = summary.roster.sha256.as_deref().unwrap_or("-"),
+        dialect = %format!("{}, delimiter '{}'{}", summary.roster.encoding, summary.roster.delimiter.escape_debug(), if summary.roster.bom { ", BOM" } else { "" }),
+        "starting import"
+    );
+
+    let rows_done = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(config.output, bytes_read, roster_size(&config.roster), rows_done.clone());
+
+    // Sign in and check who we are, before any write.
+    let preflight = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(PreflightError::Interrupted),
+        result = preflight(config) => result,
+    };
+    let (exit, error, client, engine) = match preflight {
+        Ok((client, caller, caller_groups)) => {
+            summary.org_id = Some(caller.org_id.clone());
+            summary.caller = Some(caller.username.clone());
+            let ctx = Arc::new(RunContext::new(
+                client.clone(),
+                caller,
+                config.plan.clone(),
+                definitions,
+                streamed_definitions,
+                caller_groups,
+            ));
+            let concurrency = config.client.concurrency.get();
+            let engine = Engine::new(ctx, results.clone(), rows_done.clone(), concurrency);
+            let outcome = engine.run(head, rows, stdin, cancel.clone()).await;
+            (Exit::Success, None, Some(client), outcome)
+        }
+        Err(e) => {
+            let (exit, status, reason) = e.classify();
+            account_unstarted(&results, head, &mut rows, status, &reason).await;
+            (exit, Some(e.to_string()), None, EngineOutcome::default())
+        }
+    };
+    drop(results);
+    progress.finish();
+    let read_error = reader_thread.join().ok().flatten();
+    let counts = match writer.finish().await {
+        Ok(counts) => Some(counts),
+        Err(e) => {
+            return Attempt {
+                exit: Exit::RowsNeedAttention.worst(exit),
+                error: Some(format!("writing the results file failed: {e}")),
+                counts: None,
+                client,
+                engine,
+            };
+        }
+    };
+    let error = error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
+    Attempt { exit, error, counts, client, engine }
+}
+
+/// Why the run could not start working.
+#[derive(Debug, thiserror::Error)]
+enum PreflightError {
+    #[error("{0}")]
+    Portal(#[from] PortalError),
+    #[error("{0}")]
+    Privileges(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl PreflightError {
+    /// Exit code, and the status and reason for every row.
+    fn classify(&self) -> (Exit, Status, String) {
+        match self {
+            PreflightError::Interrupted => (Exit::Interrupted, Status::NotAttempted, "run interrupted".to_owned()),
+            PreflightError::Privileges(e) => (Exit::Auth, Status::Failed, format!("run stopped: {e}")),
+            PreflightError::Portal(e) => match Fatal::from_portal(e) {
+                Some(fatal @ Fatal::Auth(_)) => (Exit::Auth, Status::Failed, fatal.reason()),
+                Some(fatal) => (Exit::PortalUnavailable, Status::Failed, fatal.reason()),
+                None if e.is_permission() => (Exit::Auth, Status::Failed, format!("run stopped: {e}")),
+                None => (Exit::PortalUnavailable, Status::Failed, format!("run stopped: {e}")),
+            },
+        }
+    }
+}
+
+/// Sign in, read `portals/self` and `community/self`, check the privileges.
+async fn preflight(
+    config: &ImportConfig,
+) -> Result<(PortalClient, Caller, Vec<crate::portal::GroupSummary>), PreflightError> {
+    let client = PortalClient::connect(config.portal.clone(), config.credentials.clone(), config.client.clone()).await?;
+    let portal = client.portal_self().await?;
+    let me = client.community_self().await?;
+    let org_id = me.org_id.clone().unwrap_or_else(|| portal.id.clone());
+    tracing::info!(
+        portal = %config.portal,
+        name = portal.name.as_deref().unwrap_or("-"),
+        org = %org_id,
+        caller = %me.username,
+        role = me.role.as_deref().unwrap_or("-"),
+        "signed in"
+    );
+    let missing: Vec<&str> = REQUIRED_PRIVILEGES
+        .iter()
+        .filter(|(p, _)| !me.privileges.iter().any(|have| have == p))
+        .map(|(_, what)| *what)
+        .collect();
+    if !missing.is_empty() {
+        return Err(PreflightError::Privileges(format!(
+            "{} lacks the privileges to {}; use an administrator account or an API key with the Groups admin privileges",
+            me.username,
+            missing.join(" and ")
+        )));
+    }
+    let caller = Caller {
+        key: UserKey::new(&me.username),
+        username: me.username,
+        org_id,
+        is_admin: me.role.as_deref() == Some("org_admin"),
+    };
+    Ok((client, caller, me.groups))
+}
+
+/// Report every row when the run stopped before the engine started.
+async fn account_unstarted(
+    results: &ResultsSender,
+    head: Vec<Row>,
+    rows: &mut mpsc::Receiver<Row>,
+    status: Status,
+    reason: &str,
+) {
+    for row in head {
+        results.send(unstarted_row(row, status, reason));
+    }
+    if status == Status::NotAttempted {
+        // Interrupted: a file is read to the end (fast); stdin is not waited for.
+        while let Ok(row) = rows.try_recv() {
+            results.send(unstarted_row(row, status, reason));
+        }
+        rows.close();
+    }
+    while let Some(row) = rows.recv().await {
+        results.send(unstarted_row(row, status, reason));
+    }
+}
+
+fn unstarted_row(row: Row, status: Status, reason: &str) -> ResultRow {
+    let (group, username, role, status, reason) = match row.kind {
+        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => {
+            (m.group.display().to_owned(), m.username, Some(m.role), status, reason.to_owned())
+        }
+        RowKind::Invalid { group, username, reason, .. } => (group, username, None, Status::Invalid, reason),
+    };
+    ResultRow { line: Some(row.line), group, group_id: None, group_status: None, username, role, status, reason }
+}
+
+/// Stream the roster on its own thread (blocking reads, possibly of a stdin that never ends);
+/// it stops when the engine drops the receiving side. Returns a read error, if one cut it short.
+///
+/// A roster on stdin cannot be pre-scanned for group definitions, so the thread records each
+/// group's definition as known when its first row is read, before handing the row on.
+fn spawn_reader(
+    mut reader: RosterReader,
+    rows: mpsc::Sender<Row>,
+    streamed: Option<StreamedDefinitions>,
+) -> std::thread::JoinHandle<Option<String>> {
+    std::thread::Builder::new()
+        .name("roster-reader".to_owned())
+        .spawn(move || {
+            while let Some(row) = reader.next() {
+                if let (Some(streamed), RowKind::Membership(m)) = (&streamed, &row.kind) {
+                    streamed.record(m.group.key(), || reader.definitions().get(&m.group.key()));
+                }
+                if rows.blocking_send(row).is_err() {
+                    return None;
+                }
+            }
+            reader.take_error().map(|e| e.to_string())
+        })
+        .expect("spawn the roster reader thread")
+}
+
+/// Hold an advisory lock beside the results file for the whole run. The kernel releases it
+/// when the process dies, so a killed run never blocks the next one.
+fn lock_results(results: &Path) -> Result<std::fs::File, String> {
+    let mut name = results.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot create the lock file {}: {e}", path.display()))?;
+    match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(format!(
+            "another bulk-groups run is using {} (lock {}); nothing was done",
+            results.display(),
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Path(p) => p.display().to_string(),
+        Source::Stdin => "-".to_owned(),
+    }
+}
+
+fn roster_size(source: &Source) -> Option<u64> {
+    match source {
+        Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        Source::Stdin => None,
+    }
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Decide the exit code, fill and write the summary.
+fn finish(attempt: Attempt, config: &ImportConfig, mut summary: Summary, results: String, started: Instant) -> RunOutcome {
+    let Attempt { exit, mut error, counts, client, engine } = attempt;
+    let mut exit = exit;
+    if engine.interrupted {
+        exit = exit.worst(Exit::Interrupted);
+    }
+    if let Some(fatal) = &engine.fatal {
+        exit = exit.worst(match fatal {
+            Fatal::Auth(_) => Exit::Auth,
+            Fatal::Unavailable(_) => Exit::PortalUnavailable,
+        });
+        error.get_or_insert_with(|| fatal.reason());
+    }
+    if let Some(counts) = &counts
+        && (counts.needs_attention() || !engine.guard_tripped.is_empty())
+    {
+        exit = exit.worst(Exit::RowsNeedAttention);
+    }
+    if error.is_some() && exit == Exit::Success {
+        exit = Exit::RowsNeedAttention;
+    }
+    summary.elapsed_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    summary.exit_code = exit.code();
+    summary.error = error;
+    summary.guard_tripped = engine.guard_tripped;
+    summary.input_not_read_after_line = engine.input_not_read_after_line;
+    if let Some(counts) = &counts {
+        summary.set_counts(counts);
+    }
+    if let Some(client) = &client {
+        let stats = client.stats();
+        summary.requests = stats.requests.clone();
+        summary.retries = stats.retries;
+        summary.throttled = stats.throttled;
+    }
+    if let Some(path) = &config.summary_json
+        && let Err(e) = summary.write_json(path)
+    {
+        tracing::error!("cannot write the summary {}: {e}", path.display());
+    }
+    RunOutcome { exit, summary, results }
+}

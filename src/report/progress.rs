@@ -1,0 +1,86 @@
+//! Progress on stderr (product spec §7): an indicatif bar on a terminal (roster bytes read,
+//! memberships done, rows per second); a plain log line every ~10 s otherwise (cron), with no
+//! escape codes. Nothing important goes through the bar: indicatif silently drops `println`
+//! output when stderr is not a terminal, so summaries and errors are logged instead.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::task::JoinHandle;
+
+use crate::cli::ProgressWhen;
+use crate::config::OutputConfig;
+
+/// How often the plain (non-terminal) progress line is written.
+const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A running progress display; [`finish`](Progress::finish) removes it.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Start showing progress: `bytes_read` of `total` roster bytes, `rows_done` results rows.
+    pub fn start(output: OutputConfig, bytes_read: Arc<AtomicU64>, total: Option<u64>, rows_done: Arc<AtomicU64>) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let show_bar = match output.progress {
+            ProgressWhen::Never => false,
+            ProgressWhen::Always => true,
+            ProgressWhen::Auto => terminal && !output.quiet,
+        };
+        let plain = output.progress == ProgressWhen::Auto && !terminal && !output.quiet;
+        let started = Instant::now();
+        if show_bar {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(5));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let ticker = {
+                let bar = bar.clone();
+                tokio::spawn(async move {
+                    loop {
+                        bar.set_position(bytes_read.load(Ordering::Relaxed));
+                        bar.set_message(rows_message(&rows_done, started));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                })
+            };
+            return Progress { bar: Some(bar), ticker: Some(ticker) };
+        }
+        if plain {
+            let ticker = tokio::spawn(async move {
+                let mut interval = tokio::time::interval(PLAIN_INTERVAL);
+                interval.tick().await;
+                loop {
+                    interval.tick().await;
+                    let read = bytes_read.load(Ordering::Relaxed);
+                    let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+                    tracing::info!("progress: {read}{of} roster bytes read, {}", rows_message(&rows_done, started));
+                }
+            });
+            return Progress { bar: None, ticker: Some(ticker) };
+        }
+        Progress { bar: None, ticker: None }
+    }
+
+    /// Stop and clear the display.
+    pub fn finish(self) {
+        if let Some(ticker) = self.ticker {
+            ticker.abort();
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn rows_message(rows_done: &AtomicU64, started: Instant) -> String {
+    let done = rows_done.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    format!("{done} rows done ({:.0} rows/s)", done as f64 / secs)
+}
