@@ -1,0 +1,165 @@
+//! Shared helpers for the import tests: a simulated portal on port 0, roster files in a temp
+//! dir, an in-process import with test-friendly settings, and the results file parsed back.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bulk_groups::cli::ProgressWhen;
+use bulk_groups::config::{ImportConfig, OutputConfig, PlanOptions};
+use bulk_groups::exit::Exit;
+use bulk_groups::import::{self, RunOutcome};
+use bulk_groups::portal::{ClientOptions, Credentials, PortalUrl, RateSetting};
+use bulk_groups::report::ResultsTarget;
+use bulk_groups::roster::{RosterOptions, Source};
+use bulk_groups::sim::{RunningSim, SimConfig, SimUser};
+use tokio_util::sync::CancellationToken;
+
+/// A simulator config with `users` as home-org users (passwords `pw-<name>`).
+pub fn sim_config(users: &[&str]) -> SimConfig {
+    SimConfig {
+        users: users
+            .iter()
+            .map(|u| SimUser { password: Some(format!("pw-{u}")), ..SimUser::new(*u) })
+            .collect(),
+        ..SimConfig::default()
+    }
+}
+
+/// Start a simulator.
+pub async fn start_sim(config: SimConfig) -> RunningSim {
+    RunningSim::start(config).await.expect("simulator starts")
+}
+
+/// A temp dir holding a roster.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Self {
+        Workdir { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+}
+
+/// An import config against `sim` as its admin, fast retries and no progress output.
+pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportConfig {
+    ImportConfig {
+        roster: Source::Path(roster.to_owned()),
+        roster_options: RosterOptions::default(),
+        results: ResultsTarget::Path(results.to_owned()),
+        portal: PortalUrl::parse(&sim.url).expect("sim url"),
+        credentials: Credentials::Password { username: "admin".into(), password: "admin-password".to_owned().into() },
+        client: ClientOptions {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
+            retries: 6,
+            concurrency: std::num::NonZeroUsize::new(8).unwrap(),
+            rate: RateSetting::Auto,
+            ca_cert: None,
+        },
+        plan: PlanOptions::default(),
+        max_duration: None,
+        summary_json: None,
+        output: OutputConfig { progress: ProgressWhen::Never, quiet: true, verbosity: 0, json_logs: false },
+    }
+}
+
+/// Run an import to the end.
+pub async fn run_import(config: ImportConfig) -> RunOutcome {
+    import::run(config, CancellationToken::new()).await
+}
+
+/// One parsed results row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Res {
+    pub line: String,
+    pub group: String,
+    pub group_id: String,
+    pub group_status: String,
+    pub username: String,
+    pub role: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// Parse a results file; checks the header.
+pub fn read_results(path: &Path) -> Vec<Res> {
+    let mut reader = csv::Reader::from_path(path).expect("results file");
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header, ["line", "group", "group_id", "group_status", "username", "role", "status", "reason"]);
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("valid CSV row");
+            Res {
+                line: r[0].into(),
+                group: r[1].into(),
+                group_id: r[2].into(),
+                group_status: r[3].into(),
+                username: r[4].into(),
+                role: r[5].into(),
+                status: r[6].into(),
+                reason: r[7].into(),
+            }
+        })
+        .collect()
+}
+
+/// Results keyed by roster line (panics on a line reported twice).
+pub fn by_line(rows: &[Res]) -> BTreeMap<u64, Res> {
+    let mut out = BTreeMap::new();
+    for row in rows.iter().filter(|r| !r.line.is_empty()) {
+        let line: u64 = row.line.parse().expect("numeric line");
+        assert!(out.insert(line, row.clone()).is_none(), "line {line} reported twice");
+    }
+    out
+}
+
+/// Status → count.
+pub fn status_counts(rows: &[Res]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for row in rows {
+        *out.entry(row.status.clone()).or_default() += 1;
+    }
+    out
+}
+
+/// The sorted member usernames (plain members and admins, owner excluded) of a sim group.
+pub fn members_of(sim: &RunningSim, title: &str) -> (Vec<String>, Vec<String>) {
+    let state = sim.state();
+    let group = state.group(title).unwrap_or_else(|| panic!("group {title} exists"));
+    let mut users = group.users.clone();
+    let mut admins: Vec<String> = group.admins.iter().filter(|a| **a != group.owner).cloned().collect();
+    users.sort();
+    admins.sort();
+    (users, admins)
+}
+
+/// A roster of `groups` × `members` rows over users `u0001…`, and those user names.
+pub fn generated_roster(groups: usize, members: usize) -> (String, Vec<String>) {
+    let users: Vec<String> = (1..=members).map(|i| format!("u{i:04}")).collect();
+    let mut text = String::from("group,username,role\n");
+    for g in 1..=groups {
+        for u in &users {
+            text.push_str(&format!("Course {g:03},{u},member\n"));
+        }
+    }
+    (text, users)
+}
+
+/// Expect an exit code, with the summary in the failure message.
+pub fn assert_exit(outcome: &RunOutcome, exit: Exit) {
+    assert_eq!(outcome.exit, exit, "summary: {:#?}", outcome.summary);
+}
