@@ -198,3 +198,73 @@ async fn existing(ctx: &RunContext, group: GroupSummary) -> Result<ResolvedGroup
         members: Members::from_portal(&members),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::PlanOptions;
+    use crate::import::context::Caller;
+    use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
+    use crate::roster::Definitions;
+    use crate::sim::{RunningSim, SimConfig};
+
+    /// A context whose view of the caller's groups is stale (read before another run created
+    /// the group), against a portal whose search lags: createGroup answers COM_0044.
+    async fn stale_context(sim: &RunningSim) -> RunContext {
+        let client = PortalClient::connect(
+            PortalUrl::parse(&sim.url).unwrap(),
+            Credentials::Password { username: "admin".into(), password: "admin-password".to_owned().into() },
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap();
+        let me = client.community_self().await.unwrap();
+        let caller = Caller {
+            key: UserKey::new(&me.username),
+            username: me.username,
+            org_id: me.org_id.unwrap(),
+            is_admin: true,
+        };
+        RunContext::new(client, caller, PlanOptions::default(), Definitions::new(false), None, Vec::new())
+    }
+
+    #[tokio::test]
+    async fn duplicate_title_resolves_to_the_callers_existing_group() {
+        let sim = RunningSim::start(SimConfig { search_lag: Duration::from_secs(60), ..SimConfig::default() })
+            .await
+            .unwrap();
+        let ctx = stale_context(&sim).await;
+        // Another run (same account) creates the group after our context was built.
+        let other = stale_context(&sim).await;
+        let first = resolve(&other, &GroupRef::Title("Race Group".into())).await.unwrap();
+        assert_eq!(first.status, GroupStatus::Created);
+
+        let second = resolve(&ctx, &GroupRef::Title("Race Group".into())).await.unwrap();
+        assert_eq!(second.status, GroupStatus::Existing);
+        assert_eq!(second.id, first.id);
+        assert_eq!(sim.stats().by_endpoint.get("createGroup").copied(), Some(2), "the second create hit COM_0044");
+        assert_eq!(sim.state().groups.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn group_limit_fails_creation_before_any_write() {
+        let sim = RunningSim::start(SimConfig::default()).await.unwrap();
+        let mut ctx = stale_context(&sim).await;
+        ctx = RunContext::new(
+            ctx.client.clone(),
+            ctx.caller.clone(),
+            PlanOptions { group_limit: 1, ..PlanOptions::default() },
+            Definitions::new(false),
+            None,
+            Vec::new(),
+        );
+        assert_eq!(resolve(&ctx, &GroupRef::Title("One".into())).await.unwrap().status, GroupStatus::Created);
+        match resolve(&ctx, &GroupRef::Title("Two".into())).await {
+            Err(ResolveError::Group(reason)) => assert!(reason.contains("limit"), "{reason}"),
+            other => panic!("expected a group failure, got {other:?}"),
+        }
+        assert_eq!(sim.state().groups.len(), 1);
+    }
+}
