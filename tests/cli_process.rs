@@ -1,0 +1,169 @@
+//! The `bulk-groups` binary as a scheduler runs it: exit codes and one-line errors, Ctrl-C,
+//! and convergence after being killed at random points.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bulk_groups::sim::{RunningSim, SimConfig};
+use support::*;
+
+fn bulk_groups() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
+    for var in ["ARCGIS_API_KEY", "ARCGIS_TOKEN", "ARCGIS_TOKEN_FILE", "ARCGIS_USERNAME", "ARCGIS_PASSWORD", "ARCGIS_PORTAL", "RUST_LOG"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn import_cmd(sim: &RunningSim, roster: &Path, results: &Path) -> Command {
+    let mut cmd = bulk_groups();
+    cmd.arg("import")
+        .arg(roster)
+        .arg("--portal")
+        .arg(&sim.url)
+        .arg("--results")
+        .arg(results)
+        .args(["--username", "admin", "--progress", "never"])
+        .env("ARCGIS_PASSWORD", "admin-password");
+    cmd
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Rows of a results file that may end in a partial line (a killed run): complete lines only.
+fn complete_rows(path: &Path) -> Vec<csv::StringRecord> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    let mut reader = csv::Reader::from_reader(complete.as_bytes());
+    reader.records().map(|r| r.expect("a killed run's file is valid CSV up to its last complete row")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_are_one_clear_line_and_exit_2() {
+    let dir = Workdir::new();
+    let good = dir.write("r.csv", "group,username\nG,amy\n");
+    let no_user_column = dir.write("bad.csv", "group,name\nG,amy\n");
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["import", good.to_str().unwrap()], vec![], "no credentials"),
+        (vec!["import", good.to_str().unwrap(), "--portal", "http://portal.example.com"], vec![("ARCGIS_API_KEY", "k")], "http"),
+        (vec!["import", good.to_str().unwrap(), "--portal", "not a url"], vec![("ARCGIS_API_KEY", "k")], "--portal"),
+        (vec!["import", no_user_column.to_str().unwrap(), "--portal", "http://127.0.0.1:9"], vec![("ARCGIS_API_KEY", "k")], "username"),
+        (vec!["import", good.to_str().unwrap(), "--chunk-size", "30"], vec![("ARCGIS_API_KEY", "k")], "--chunk-size"),
+    ];
+    for (args, env, needle) in cases {
+        let mut cmd = bulk_groups();
+        cmd.args(&args).current_dir(dir.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_logs_at_any_verbosity() {
+    let sim = start_sim(sim_config(&["amy"])).await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", "group,username\nG,amy\n");
+    let results = dir.path("r.results.csv");
+    let out = import_cmd(&sim, &roster, &results).arg("-vv").env("ARCGIS_PASSWORD", "admin-password").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("signed in"), "the log is verbose: {stderr}");
+    assert!(!stderr.contains("admin-password"), "password leaked: {stderr}");
+    assert!(!stderr.contains("token="), "token leaked: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
+    let (roster_text, users) = generated_roster(20, 40);
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let sim = start_sim(SimConfig { latency: Duration::from_millis(100), ..sim_config(&names) }).await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", &roster_text);
+    let results = dir.path("r.results.csv");
+    let summary = dir.path("summary.json");
+    let mut child = import_cmd(&sim, &roster, &results)
+        .args(["--rate", "10", "--summary-json"])
+        .arg(&summary)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it get going, then interrupt.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while complete_rows(&results).len() < 30 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&child, "INT");
+    let interrupted = Instant::now();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(130));
+    assert!(interrupted.elapsed() < Duration::from_secs(10), "stopped in {:?}", interrupted.elapsed());
+    let rows = read_results(&results);
+    assert_eq!(by_line(&rows).len(), 800, "one row per roster row");
+    let counts = status_counts(&rows);
+    assert!(counts.get("not_attempted").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(counts.get("added").copied().unwrap_or(0) > 0, "{counts:?}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["exit_code"], 130);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_converge_on_rerun() {
+    let (roster_text, users) = generated_roster(12, 40);
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let sim = start_sim(SimConfig { latency: Duration::from_millis(30), ..sim_config(&names) }).await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", &roster_text);
+    let results = dir.path("r.results.csv");
+    // Kill points spread over the run: during sign-in, group creation and additions.
+    for delay_ms in [250u64, 700, 1200, 400] {
+        let mut child = import_cmd(&sim, &roster, &results)
+            .args(["--rate", "40"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        signal(&child, "KILL");
+        let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
+        complete_rows(&results); // panics if the file is not valid CSV up to its last complete row
+    }
+    let out = import_cmd(&sim, &roster, &results).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = read_results(&results);
+    assert_eq!(by_line(&rows).len(), 480);
+    let state = sim.state();
+    for g in 1..=12 {
+        let title = format!("Course {g:03}");
+        assert_eq!(state.groups.iter().filter(|s| s.title == title).count(), 1, "{title} created exactly once");
+        assert_eq!(members_of(&sim, &title).0, users);
+    }
+}
