@@ -7,6 +7,8 @@
 
 use std::collections::HashSet;
 
+use futures::StreamExt;
+
 use crate::import::context::RunContext;
 use crate::import::{Fatal, Members, Pending};
 use crate::report::{GroupStatus, ResultRow, Status};
@@ -99,32 +101,38 @@ async fn read_members(ctx: &RunContext, target: &Target) -> Result<Option<Member
     }
 }
 
+/// Lookups in flight at once while explaining one chunk's refusals (the shared request budget
+/// still applies; this only bounds the per-chunk fan-out).
+const LOOKUPS_PER_CHUNK: usize = 4;
+
 /// Give every `notAdded` user a reason a help-desk person can act on.
 async fn explain_not_added(ctx: &RunContext, target: &Target, rows: &[&Pending]) -> Result<Vec<ResultRow>, Fatal> {
     let members = read_members(ctx, target).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(role) = members.as_ref().and_then(|m| m.role_of(&row.username)) {
-            out.push(target.row(row, Status::AlreadyMember, role.differs_reason(row.role)));
-            continue;
-        }
-        let reason = match ctx.client.user(&row.username).await {
-            Ok(None) if ctx.caller.is_admin => "user does not exist in this portal".to_owned(),
-            Ok(None) => {
-                "user does not exist in this portal or belongs to another organization and is not visible".to_owned()
-            }
-            Ok(Some(user)) if user.org_id.as_deref().is_some_and(|org| org != ctx.caller.org_id) => {
-                "user is in another organization".to_owned()
-            }
-            Ok(Some(_)) => "portal did not add the user; the user exists in this organization — may be at the 512-group \
-                 limit, or its role cannot join this (shared update) group"
-                .to_owned(),
-            Err(e) => match Fatal::from_portal(&e) {
-                Some(fatal) => return Err(fatal),
-                None => format!("portal did not add the user, and looking the user up failed: {e}"),
-            },
-        };
-        out.push(target.row(row, Status::NotAdded, reason));
+    let lookups: Vec<_> = rows.iter().map(|row| explain_one(ctx, target, members.as_ref(), row)).collect();
+    let explained: Vec<Result<ResultRow, Fatal>> = futures::stream::iter(lookups)
+        .buffered(LOOKUPS_PER_CHUNK)
+        .collect()
+        .await;
+    explained.into_iter().collect()
+}
+
+async fn explain_one(ctx: &RunContext, target: &Target, members: Option<&Members>, row: &Pending) -> Result<ResultRow, Fatal> {
+    if let Some(role) = members.and_then(|m| m.role_of(&row.username)) {
+        return Ok(target.row(row, Status::AlreadyMember, role.differs_reason(row.role)));
     }
-    Ok(out)
+    let reason = match ctx.client.user(&row.username).await {
+        Ok(None) if ctx.caller.is_admin => "user does not exist in this portal".to_owned(),
+        Ok(None) => "user does not exist in this portal or belongs to another organization and is not visible".to_owned(),
+        Ok(Some(user)) if user.org_id.as_deref().is_some_and(|org| org != ctx.caller.org_id) => {
+            "user is in another organization".to_owned()
+        }
+        Ok(Some(_)) => "portal did not add the user; the user exists in this organization — may be at the 512-group \
+             limit, or its role cannot join this (shared update) group"
+            .to_owned(),
+        Err(e) => match Fatal::from_portal(&e) {
+            Some(fatal) => return Err(fatal),
+            None => format!("portal did not add the user, and looking the user up failed: {e}"),
+        },
+    };
+    Ok(target.row(row, Status::NotAdded, reason))
 }
