@@ -71,6 +71,9 @@ type MemberSet = HashMap<UserHash, u32, BuildHasherDefault<PassThrough>>;
 
 const ADMIN_BIT: u32 = 1 << 31;
 
+/// Bound on the spelling cache: distinct spellings beyond it just take the slower path.
+const MAX_SPELLINGS: usize = 100_000;
+
 /// Reads a roster as a stream of [`Row`]s. See the module documentation.
 ///
 /// The header is read by the constructors; iteration yields exactly one `Row` per data record
@@ -93,6 +96,9 @@ pub struct RosterReader {
     /// The previous valid row's group cell and index: rosters are usually sorted by group, so
     /// this skips computing the group key (an allocation) for most rows.
     last_group: Option<(bool, String, usize)>,
+    /// Group title cells exactly as spelled → group index: saves computing the title key
+    /// (lower-casing, an allocation) for rosters whose rows interleave groups.
+    spellings: HashMap<Box<str>, usize>,
     bytes: Arc<AtomicU64>,
     stats: RosterStats,
     error: Option<RosterError>,
@@ -194,6 +200,7 @@ impl RosterReader {
             hasher: RandomState::new(),
             scratch: Vec::new(),
             last_group: None,
+            spellings: HashMap::new(),
             bytes,
             stats: RosterStats::default(),
             error: None,
@@ -372,21 +379,30 @@ impl RosterReader {
         // The row is valid: find its group, merge its definitions, check for a repeat.
         let by_id = matches!(group, GroupRef::Id(_));
         let raw = if by_id { id_cell } else { title_cell };
-        let index = match &mut self.last_group {
+        let index = match &self.last_group {
             Some((last_by_id, last_raw, index)) if *last_by_id == by_id && last_raw == raw => {
                 *index
             }
-            slot => {
-                let index = self
-                    .definitions
-                    .roster_group(&group.key(), group.display(), line);
-                match slot {
+            _ => {
+                let index = match self.spellings.get(raw) {
+                    Some(&index) if !by_id => index,
+                    _ => {
+                        let index =
+                            self.definitions
+                                .roster_group(&group.key(), group.display(), line);
+                        if !by_id && self.spellings.len() < MAX_SPELLINGS {
+                            self.spellings.insert(raw.into(), index);
+                        }
+                        index
+                    }
+                };
+                match &mut self.last_group {
                     Some((last_by_id, last_raw, last_index)) => {
                         *last_by_id = by_id;
                         raw.clone_into(last_raw);
                         *last_index = index;
                     }
-                    None => *slot = Some((by_id, raw.to_owned(), index)),
+                    slot @ None => *slot = Some((by_id, raw.to_owned(), index)),
                 }
                 index
             }

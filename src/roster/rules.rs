@@ -23,10 +23,10 @@ pub fn username(column: &str, value: &str) -> Result<(), String> {
     if value.is_empty() {
         return Err(format!("{column} is empty"));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(format!("{column} contains a control character"));
     }
-    let chars = value.chars().count();
+    let chars = char_count(value);
     if chars > MAX_USERNAME_CHARS {
         return Err(format!(
             "{column} is {chars} characters long; at most {MAX_USERNAME_CHARS} are allowed"
@@ -49,7 +49,7 @@ pub fn group_title(column: &str, value: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err(format!("{column} is empty"));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(format!(
             "{column} contains a control character (a line break or a tab?)"
         ));
@@ -64,8 +64,33 @@ pub fn group_title(column: &str, value: &str) -> Result<String, String> {
     Ok(collapsed)
 }
 
+/// Whether `value` holds a control character (a byte test for ASCII, the common case).
+fn has_control(value: &str) -> bool {
+    if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    }
+}
+
+/// Characters in `value` (byte length for ASCII, the common case).
+fn char_count(value: &str) -> usize {
+    if value.is_ascii() {
+        value.len()
+    } else {
+        value.chars().count()
+    }
+}
+
 /// Collapse inner whitespace runs to one space (input already trimmed). Allocates once.
 pub(crate) fn collapse_whitespace(value: &str) -> String {
+    // Fast path: ASCII whose only whitespace is single spaces.
+    if value.is_ascii()
+        && !value.bytes().any(|b| b.is_ascii_whitespace() && b != b' ')
+        && !value.contains("  ")
+    {
+        return value.to_owned();
+    }
     let mut out = String::with_capacity(value.len());
     for word in value.split_whitespace() {
         if !out.is_empty() {
