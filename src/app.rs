@@ -20,10 +20,19 @@ pub fn main(cli: Cli) -> Exit {
         Command::Demo(args) => {
             let output = OutputConfig::from(&args.output);
             logging::init(&output);
-            runtime().block_on(crate::demo::run(args.results.clone(), output, interrupt_token()))
+            runtime().block_on(crate::demo::run(
+                args.results.clone(),
+                output,
+                interrupt_token(),
+            ))
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "bulk-groups", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "bulk-groups",
+                &mut std::io::stdout(),
+            );
             Exit::Success
         }
         Command::Man => {
@@ -67,7 +76,10 @@ fn validate(args: &ValidateArgs) -> Exit {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime")
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second one ends the process at once.
@@ -77,7 +89,10 @@ fn interrupt_token() -> CancellationToken {
     std::thread::Builder::new()
         .name("signals".to_owned())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("signal runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("signal runtime");
             rt.block_on(async move {
                 let mut count = 0;
                 loop {

@@ -45,14 +45,20 @@ pub enum Command {
     #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
     Import(ImportArgs),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
-    #[command(after_help = "Examples:\n  bulk-groups validate roster.csv\n  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv\n\nExit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable.")]
+    #[command(
+        after_help = "Examples:\n  bulk-groups validate roster.csv\n  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv\n\nExit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable."
+    )]
     Validate(ValidateArgs),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
-    #[command(after_help = "Runs in seconds with no account and no network; prints the summary and \
-        the path of the results CSV.\n\nExample:\n  bulk-groups demo")]
+    #[command(
+        after_help = "Runs in seconds with no account and no network; prints the summary and \
+        the path of the results CSV.\n\nExample:\n  bulk-groups demo"
+    )]
     Demo(DemoArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  bulk-groups completions bash > /etc/bash_completion.d/bulk-groups")]
+    #[command(
+        after_help = "Example:\n  bulk-groups completions bash > /etc/bash_completion.d/bulk-groups"
+    )]
     Completions {
         /// The shell.
         #[arg(value_enum, value_name = "SHELL")]
@@ -124,13 +130,29 @@ pub struct ImportArgs {
     pub roster: String,
 
     /// Portal URL, as pasted from the browser (ArcGIS Online, Location Platform or Enterprise).
-    #[arg(long, env = "ARCGIS_PORTAL", value_name = "URL", default_value = "https://www.arcgis.com", help_heading = "Connection")]
+    #[arg(
+        long,
+        env = "ARCGIS_PORTAL",
+        value_name = "URL",
+        default_value = "https://www.arcgis.com",
+        help_heading = "Connection"
+    )]
     pub portal: String,
     /// Built-in account name; its password comes from ARCGIS_PASSWORD, --password-file or --password-stdin.
-    #[arg(long, env = "ARCGIS_USERNAME", value_name = "NAME", help_heading = "Connection")]
+    #[arg(
+        long,
+        env = "ARCGIS_USERNAME",
+        value_name = "NAME",
+        help_heading = "Connection"
+    )]
     pub username: Option<String>,
     /// Read the password from this file (first line).
-    #[arg(long, value_name = "FILE", help_heading = "Connection", conflicts_with = "password_stdin")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Connection",
+        conflicts_with = "password_stdin"
+    )]
     pub password_file: Option<PathBuf>,
     /// Read the password from the first line of stdin.
     #[arg(long, help_heading = "Connection")]
@@ -152,7 +174,12 @@ pub struct ImportArgs {
     #[arg(long, requires = "sync", help_heading = "Import")]
     pub sync_admins: bool,
     /// Removal guard for --sync, per group: a count (N) or a percentage of the members (P%, floor 5).
-    #[arg(long, value_name = "N|P%", default_value = "10%", help_heading = "Import")]
+    #[arg(
+        long,
+        value_name = "N|P%",
+        default_value = "10%",
+        help_heading = "Import"
+    )]
     pub max_removals: String,
     /// Fewer data rows than this is an error before any portal contact (a truncated export).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Import")]
@@ -171,7 +198,12 @@ pub struct ImportArgs {
     #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
     pub concurrency: usize,
     /// Requests per second ceiling, or `auto` to adapt to the portal.
-    #[arg(long, value_name = "N|auto", default_value = "auto", help_heading = "Pacing")]
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "auto",
+        help_heading = "Pacing"
+    )]
     pub rate: String,
     /// Usernames per addUsers/removeUsers call (1..=25).
     #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Pacing")]

@@ -112,7 +112,11 @@ impl std::str::FromStr for RemovalLimit {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || usage(format!("--max-removals {s:?}: expected a count like 20 or a percentage like 10%"));
+        let bad = || {
+            usage(format!(
+                "--max-removals {s:?}: expected a count like 20 or a percentage like 10%"
+            ))
+        };
         match s.strip_suffix('%') {
             Some(p) => {
                 let p: u32 = p.trim().parse().map_err(|_| bad())?;
@@ -175,7 +179,11 @@ impl Environment for ProcessEnvironment {
 
 /// Build the roster source from the positional argument.
 pub fn roster_source(arg: &str) -> Source {
-    if arg == "-" { Source::Stdin } else { Source::Path(PathBuf::from(arg)) }
+    if arg == "-" {
+        Source::Stdin
+    } else {
+        Source::Path(PathBuf::from(arg))
+    }
 }
 
 /// Build the roster parsing options.
@@ -184,8 +192,15 @@ pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
         None => None,
         Some(d) => Some(parse_delimiter(d)?),
     };
-    let encoding: Encoding = args.encoding.parse().map_err(|_| usage(format!("unknown --encoding {:?}", args.encoding)))?;
-    Ok(RosterOptions { delimiter, encoding, groups_file: args.groups.clone() })
+    let encoding: Encoding = args
+        .encoding
+        .parse()
+        .map_err(|_| usage(format!("unknown --encoding {:?}", args.encoding)))?;
+    Ok(RosterOptions {
+        delimiter,
+        encoding,
+        groups_file: args.groups.clone(),
+    })
 }
 
 fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
@@ -194,30 +209,44 @@ fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
         ";" => Ok(b';'),
         "|" => Ok(b'|'),
         "\t" | "tab" | "TAB" | "\\t" => Ok(b'\t'),
-        other => Err(usage(format!("--delimiter {other:?}: expected one of , ; | tab"))),
+        other => Err(usage(format!(
+            "--delimiter {other:?}: expected one of , ; | tab"
+        ))),
     }
 }
 
 impl ImportConfig {
     /// Validate the `import` arguments against the environment.
-    pub fn from_args(args: &ImportArgs, env: &dyn Environment) -> Result<ImportConfig, ConfigError> {
+    pub fn from_args(
+        args: &ImportArgs,
+        env: &dyn Environment,
+    ) -> Result<ImportConfig, ConfigError> {
         let roster = roster_source(&args.roster);
         let roster_options = roster_options(&args.roster_args)?;
-        let portal = PortalUrl::parse(&args.portal).map_err(|e| usage(format!("--portal {:?}: {e}", args.portal)))?;
+        let portal = PortalUrl::parse(&args.portal)
+            .map_err(|e| usage(format!("--portal {:?}: {e}", args.portal)))?;
 
         if args.password_stdin && roster == Source::Stdin {
-            return Err(usage("--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file"));
+            return Err(usage(
+                "--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file",
+            ));
         }
         let credentials = credentials(args, env)?;
 
-        let concurrency = NonZeroUsize::new(args.concurrency).ok_or_else(|| usage("--concurrency must be at least 1"))?;
+        let concurrency = NonZeroUsize::new(args.concurrency)
+            .ok_or_else(|| usage("--concurrency must be at least 1"))?;
         if !(1..=MAX_CHUNK).contains(&args.chunk_size) {
-            return Err(usage(format!("--chunk-size must be between 1 and {MAX_CHUNK} (the portal's limit per call)")));
+            return Err(usage(format!(
+                "--chunk-size must be between 1 and {MAX_CHUNK} (the portal's limit per call)"
+            )));
         }
         let rate = parse_rate(&args.rate)?;
         let ca_cert = match &args.ca_cert {
             None => None,
-            Some(path) => Some(std::fs::read(path).map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?),
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?,
+            ),
         };
         let results = results_target(args.results.as_deref(), &roster);
 
@@ -260,7 +289,11 @@ fn parse_rate(rate: &str) -> Result<RateSetting, ConfigError> {
         .ok()
         .and_then(NonZeroU32::new)
         .map(RateSetting::Fixed)
-        .ok_or_else(|| usage(format!("--rate {rate:?}: expected a number of requests per second (≥ 1) or auto")))
+        .ok_or_else(|| {
+            usage(format!(
+                "--rate {rate:?}: expected a number of requests per second (≥ 1) or auto"
+            ))
+        })
 }
 
 /// `--results`, or `<roster stem>.results.csv` in the current directory.
@@ -273,26 +306,39 @@ fn results_target(arg: Option<&str>, roster: &Source) -> ResultsTarget {
                 Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
                 Source::Stdin => None,
             };
-            ResultsTarget::Path(PathBuf::from(format!("{}.results.csv", stem.as_deref().unwrap_or("roster"))))
+            ResultsTarget::Path(PathBuf::from(format!(
+                "{}.results.csv",
+                stem.as_deref().unwrap_or("roster")
+            )))
         }
     }
 }
 
 /// Where the sign-in secret comes from: a ready token, or a username and its password.
 fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, ConfigError> {
-    let token = match (env.var("ARCGIS_API_KEY"), env.var("ARCGIS_TOKEN"), env.var("ARCGIS_TOKEN_FILE")) {
+    let token = match (
+        env.var("ARCGIS_API_KEY"),
+        env.var("ARCGIS_TOKEN"),
+        env.var("ARCGIS_TOKEN_FILE"),
+    ) {
         (Some(key), _, _) | (None, Some(key), _) => Some(SecretString::from(key.trim().to_owned())),
         (None, None, Some(file)) => Some(read_secret_file(Path::new(&file), "ARCGIS_TOKEN_FILE")?),
         (None, None, None) => None,
     };
-    let username = args.username.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let username = args
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
     match (token, username) {
         (Some(_), Some(_)) => Err(usage(
             "both a token (ARCGIS_API_KEY/ARCGIS_TOKEN/ARCGIS_TOKEN_FILE) and a username are configured; unset one",
         )),
         (Some(token), None) => {
             if args.password_file.is_some() || args.password_stdin {
-                return Err(usage("a password was given without --username / ARCGIS_USERNAME"));
+                return Err(usage(
+                    "a password was given without --username / ARCGIS_USERNAME",
+                ));
             }
             Ok(Credentials::Token(token))
         }
@@ -300,7 +346,9 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
             let password = if let Some(file) = &args.password_file {
                 read_secret_file(file, "--password-file")?
             } else if args.password_stdin {
-                let line = env.stdin_line().map_err(|e| usage(format!("--password-stdin: {e}")))?;
+                let line = env
+                    .stdin_line()
+                    .map_err(|e| usage(format!("--password-stdin: {e}")))?;
                 secret_from_line(&line, "--password-stdin")?
             } else if let Some(p) = env.var("ARCGIS_PASSWORD") {
                 SecretString::from(p)
@@ -309,7 +357,10 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
                     "no password for {username}: set ARCGIS_PASSWORD, or use --password-file FILE or --password-stdin"
                 )));
             };
-            Ok(Credentials::Password { username: username.to_owned(), password })
+            Ok(Credentials::Password {
+                username: username.to_owned(),
+                password,
+            })
         }
         (None, None) => Err(usage(
             "no credentials: set ARCGIS_API_KEY (or ARCGIS_TOKEN / ARCGIS_TOKEN_FILE), or give --username with ARCGIS_PASSWORD, --password-file or --password-stdin",
@@ -318,7 +369,8 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<SecretString, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
     secret_from_line(text.lines().next().unwrap_or(""), what)
 }
 
@@ -351,15 +403,24 @@ mod tests {
         }
     }
 
-    fn config(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<ImportConfig, ConfigError> {
-        let cli = Cli::try_parse_from(["bulk-groups", "import"].iter().chain(args)).expect("parses");
-        let Command::Import(import) = cli.command else { unreachable!() };
+    fn config(
+        args: &[&str],
+        env: &[(&'static str, &'static str)],
+    ) -> Result<ImportConfig, ConfigError> {
+        let cli =
+            Cli::try_parse_from(["bulk-groups", "import"].iter().chain(args)).expect("parses");
+        let Command::Import(import) = cli.command else {
+            unreachable!()
+        };
         ImportConfig::from_args(&import, &FakeEnv(env.iter().copied().collect()))
     }
 
     #[test]
     fn removal_limits() {
-        assert_eq!("10%".parse::<RemovalLimit>().unwrap(), RemovalLimit::Percent(10));
+        assert_eq!(
+            "10%".parse::<RemovalLimit>().unwrap(),
+            RemovalLimit::Percent(10)
+        );
         assert_eq!("7".parse::<RemovalLimit>().unwrap(), RemovalLimit::Count(7));
         assert!("x%".parse::<RemovalLimit>().is_err());
         assert!("101%".parse::<RemovalLimit>().is_err());
@@ -378,18 +439,29 @@ mod tests {
 
     #[test]
     fn password_sources() {
-        let c = config(&["r.csv", "--username", "amy"], &[("ARCGIS_PASSWORD", "pw")]).unwrap();
-        assert!(matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "pw"));
+        let c = config(
+            &["r.csv", "--username", "amy"],
+            &[("ARCGIS_PASSWORD", "pw")],
+        )
+        .unwrap();
+        assert!(
+            matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "pw")
+        );
         let c = config(&["r.csv", "--username", "amy", "--password-stdin"], &[]).unwrap();
-        assert!(matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "from-stdin"));
+        assert!(
+            matches!(c.credentials, Credentials::Password { ref password, .. } if password.expose_secret() == "from-stdin")
+        );
     }
 
     #[test]
     fn usage_errors() {
-        let err = |args: &[&str], env: &[(&'static str, &'static str)]| config(args, env).unwrap_err().0;
+        let err =
+            |args: &[&str], env: &[(&'static str, &'static str)]| config(args, env).unwrap_err().0;
         assert!(err(&["r.csv"], &[]).contains("no credentials"));
         assert!(err(&["r.csv", "--username", "amy"], &[]).contains("no password"));
-        assert!(err(&["-", "--username", "amy", "--password-stdin"], &[]).contains("--password-stdin"));
+        assert!(
+            err(&["-", "--username", "amy", "--password-stdin"], &[]).contains("--password-stdin")
+        );
         assert!(err(&["r.csv", "--username", "amy"], &[("ARCGIS_TOKEN", "t")]).contains("both"));
         let key = [("ARCGIS_API_KEY", "k")];
         assert!(err(&["r.csv", "--chunk-size", "26"], &key).contains("--chunk-size"));

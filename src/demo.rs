@@ -28,7 +28,11 @@ pub const SAMPLE_GROUPS: &str = include_str!("../samples/groups.csv");
 pub const SAMPLE_USERS: &str = include_str!("../samples/users.csv");
 
 /// Run the demo; the results file goes to `results` or a kept temporary directory.
-pub async fn run(results: Option<PathBuf>, output: OutputConfig, cancel: CancellationToken) -> Exit {
+pub async fn run(
+    results: Option<PathBuf>,
+    output: OutputConfig,
+    cancel: CancellationToken,
+) -> Exit {
     match demo(results, output, cancel).await {
         Ok(exit) => exit,
         Err(e) => {
@@ -38,9 +42,17 @@ pub async fn run(results: Option<PathBuf>, output: OutputConfig, cancel: Cancell
     }
 }
 
-async fn demo(results: Option<PathBuf>, output: OutputConfig, cancel: CancellationToken) -> Result<Exit, String> {
+async fn demo(
+    results: Option<PathBuf>,
+    output: OutputConfig,
+    cancel: CancellationToken,
+) -> Result<Exit, String> {
     let users = parse_users_csv(SAMPLE_USERS)?;
-    let dir = tempfile::Builder::new().prefix("bulk-groups-demo-").tempdir().map_err(|e| e.to_string())?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("bulk-groups-demo-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
     let roster = write(&dir, "roster.csv", SAMPLE_ROSTER)?;
     let groups = write(&dir, "groups.csv", SAMPLE_GROUPS)?;
     let results = match results {
@@ -48,39 +60,78 @@ async fn demo(results: Option<PathBuf>, output: OutputConfig, cancel: Cancellati
         None => dir.join("roster.results.csv"),
     };
 
-    let sim = RunningSim::start(SimConfig { users: users.clone(), ..SimConfig::default() })
-        .await
-        .map_err(|e| format!("cannot start the simulated portal: {e}"))?;
-    eprintln!("simulated portal listening on {} (admin / admin-password)", sim.url);
+    let sim = RunningSim::start(SimConfig {
+        users: users.clone(),
+        ..SimConfig::default()
+    })
+    .await
+    .map_err(|e| format!("cannot start the simulated portal: {e}"))?;
+    eprintln!(
+        "simulated portal listening on {} (admin / admin-password)",
+        sim.url
+    );
     let config = ImportConfig {
         roster: Source::Path(roster.clone()),
-        roster_options: RosterOptions { groups_file: Some(groups), ..RosterOptions::default() },
+        roster_options: RosterOptions {
+            groups_file: Some(groups),
+            ..RosterOptions::default()
+        },
         results: ResultsTarget::Path(results.clone()),
         portal: PortalUrl::parse(&sim.url).map_err(|e| e.to_string())?,
         credentials: Credentials::Password {
             username: "admin".to_owned(),
             password: "admin-password".to_owned().into(),
         },
-        client: ClientOptions { timeout: Duration::from_secs(10), ..ClientOptions::default() },
+        client: ClientOptions {
+            timeout: Duration::from_secs(10),
+            ..ClientOptions::default()
+        },
         plan: PlanOptions::default(),
         max_duration: None,
         summary_json: None,
-        output: OutputConfig { progress: ProgressWhen::Never, ..output },
+        output: OutputConfig {
+            progress: ProgressWhen::Never,
+            ..output
+        },
     };
     let outcome = crate::import::run(config, cancel).await;
     let state = sim.shutdown().await;
 
-    eprint!("{}", outcome.summary.to_text(&results.display().to_string()));
+    eprint!(
+        "{}",
+        outcome.summary.to_text(&results.display().to_string())
+    );
     eprintln!("groups in the simulated portal afterwards:");
     for group in &state.groups {
-        eprintln!("  {} — {} member(s), {} manager(s)", group.title, group.users.len(), group.admins.len());
+        eprintln!(
+            "  {} — {} member(s), {} manager(s)",
+            group.title,
+            group.users.len(),
+            group.admins.len()
+        );
     }
     let expected = expected_counts(&roster, &users)?;
     let mismatches: Vec<String> = expected
         .iter()
-        .filter(|(status, n)| outcome.summary.counts.get(status.as_str()).copied().unwrap_or(0) != *n)
+        .filter(|(status, n)| {
+            outcome
+                .summary
+                .counts
+                .get(status.as_str())
+                .copied()
+                .unwrap_or(0)
+                != *n
+        })
         .map(|(status, n)| {
-            format!("{status}: expected {n}, got {}", outcome.summary.counts.get(status.as_str()).copied().unwrap_or(0))
+            format!(
+                "{status}: expected {n}, got {}",
+                outcome
+                    .summary
+                    .counts
+                    .get(status.as_str())
+                    .copied()
+                    .unwrap_or(0)
+            )
         })
         .collect();
     println!("results: {}", results.display());
@@ -88,10 +139,15 @@ async fn demo(results: Option<PathBuf>, output: OutputConfig, cancel: Cancellati
         return Ok(Exit::Interrupted);
     }
     if mismatches.is_empty() {
-        eprintln!("demo outcome as expected (the invalid row, the duplicate and the two refused users are deliberate)");
+        eprintln!(
+            "demo outcome as expected (the invalid row, the duplicate and the two refused users are deliberate)"
+        );
         Ok(Exit::Success)
     } else {
-        eprintln!("demo outcome differs from the samples' expectations: {}", mismatches.join("; "));
+        eprintln!(
+            "demo outcome differs from the samples' expectations: {}",
+            mismatches.join("; ")
+        );
         Ok(Exit::RowsNeedAttention)
     }
 }
@@ -106,11 +162,19 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {
 /// samples: invalid and duplicate rows as the reader sees them; a membership for a user who is
 /// not a home-org account is `not_added`; every other membership is `added`.
 fn expected_counts(roster: &Path, users: &[SimUser]) -> Result<Vec<(Status, u64)>, String> {
-    let home: HashSet<UserKey> =
-        users.iter().filter(|u| u.org.is_none()).map(|u| UserKey::new(&u.username)).collect();
+    let home: HashSet<UserKey> = users
+        .iter()
+        .filter(|u| u.org.is_none())
+        .map(|u| UserKey::new(&u.username))
+        .collect();
     let reader = RosterReader::open(&Source::Path(roster.to_owned()), &RosterOptions::default())
         .map_err(|e| e.to_string())?;
-    let mut counts = [(Status::Added, 0), (Status::NotAdded, 0), (Status::Duplicate, 0), (Status::Invalid, 0)];
+    let mut counts = [
+        (Status::Added, 0),
+        (Status::NotAdded, 0),
+        (Status::Duplicate, 0),
+        (Status::Invalid, 0),
+    ];
     for row in reader {
         let status = match row.kind {
             RowKind::Membership(m) if home.contains(&UserKey::new(&m.username)) => Status::Added,
@@ -123,6 +187,10 @@ fn expected_counts(roster: &Path, users: &[SimUser]) -> Result<Vec<(Status, u64)
         }
     }
     let mut expected = counts.to_vec();
-    expected.extend([(Status::Failed, 0), (Status::NotAttempted, 0), (Status::AlreadyMember, 0)]);
+    expected.extend([
+        (Status::Failed, 0),
+        (Status::NotAttempted, 0),
+        (Status::AlreadyMember, 0),
+    ]);
     Ok(expected)
 }

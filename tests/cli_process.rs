@@ -12,7 +12,15 @@ use support::*;
 
 fn bulk_groups() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
-    for var in ["ARCGIS_API_KEY", "ARCGIS_TOKEN", "ARCGIS_TOKEN_FILE", "ARCGIS_USERNAME", "ARCGIS_PASSWORD", "ARCGIS_PORTAL", "RUST_LOG"] {
+    for var in [
+        "ARCGIS_API_KEY",
+        "ARCGIS_TOKEN",
+        "ARCGIS_TOKEN_FILE",
+        "ARCGIS_USERNAME",
+        "ARCGIS_PASSWORD",
+        "ARCGIS_PORTAL",
+        "RUST_LOG",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
@@ -33,7 +41,11 @@ fn import_cmd(sim: &RunningSim, roster: &Path, results: &Path) -> Command {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -59,7 +71,10 @@ fn complete_rows(path: &Path) -> Vec<csv::StringRecord> {
         None => "",
     };
     let mut reader = csv::Reader::from_reader(complete.as_bytes());
-    reader.records().map(|r| r.expect("a killed run's file is valid CSV up to its last complete row")).collect()
+    reader
+        .records()
+        .map(|r| r.expect("a killed run's file is valid CSV up to its last complete row"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,11 +83,41 @@ async fn usage_errors_are_one_clear_line_and_exit_2() {
     let good = dir.write("r.csv", "group,username\nG,amy\n");
     let no_user_column = dir.write("bad.csv", "group,name\nG,amy\n");
     let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
-        (vec!["import", good.to_str().unwrap()], vec![], "no credentials"),
-        (vec!["import", good.to_str().unwrap(), "--portal", "http://portal.example.com"], vec![("ARCGIS_API_KEY", "k")], "http"),
-        (vec!["import", good.to_str().unwrap(), "--portal", "not a url"], vec![("ARCGIS_API_KEY", "k")], "--portal"),
-        (vec!["import", no_user_column.to_str().unwrap(), "--portal", "http://127.0.0.1:9"], vec![("ARCGIS_API_KEY", "k")], "username"),
-        (vec!["import", good.to_str().unwrap(), "--chunk-size", "30"], vec![("ARCGIS_API_KEY", "k")], "--chunk-size"),
+        (
+            vec!["import", good.to_str().unwrap()],
+            vec![],
+            "no credentials",
+        ),
+        (
+            vec![
+                "import",
+                good.to_str().unwrap(),
+                "--portal",
+                "http://portal.example.com",
+            ],
+            vec![("ARCGIS_API_KEY", "k")],
+            "http",
+        ),
+        (
+            vec!["import", good.to_str().unwrap(), "--portal", "not a url"],
+            vec![("ARCGIS_API_KEY", "k")],
+            "--portal",
+        ),
+        (
+            vec![
+                "import",
+                no_user_column.to_str().unwrap(),
+                "--portal",
+                "http://127.0.0.1:9",
+            ],
+            vec![("ARCGIS_API_KEY", "k")],
+            "username",
+        ),
+        (
+            vec!["import", good.to_str().unwrap(), "--chunk-size", "30"],
+            vec![("ARCGIS_API_KEY", "k")],
+            "--chunk-size",
+        ),
     ];
     for (args, env, needle) in cases {
         let mut cmd = bulk_groups();
@@ -84,7 +129,10 @@ async fn usage_errors_are_one_clear_line_and_exit_2() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
     }
 }
 
@@ -94,11 +142,23 @@ async fn secrets_never_reach_the_logs_at_any_verbosity() {
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nG,amy\n");
     let results = dir.path("r.results.csv");
-    let out = import_cmd(&sim, &roster, &results).arg("-vv").env("ARCGIS_PASSWORD", "admin-password").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = import_cmd(&sim, &roster, &results)
+        .arg("-vv")
+        .env("ARCGIS_PASSWORD", "admin-password")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("signed in"), "the log is verbose: {stderr}");
-    assert!(!stderr.contains("admin-password"), "password leaked: {stderr}");
+    assert!(
+        !stderr.contains("admin-password"),
+        "password leaked: {stderr}"
+    );
     assert!(!stderr.contains("token="), "token leaked: {stderr}");
 }
 
@@ -106,7 +166,11 @@ async fn secrets_never_reach_the_logs_at_any_verbosity() {
 async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
     let (roster_text, users) = generated_roster(20, 40);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig { latency: Duration::from_millis(100), ..sim_config(&names) }).await;
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(100),
+        ..sim_config(&names)
+    })
+    .await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_text);
     let results = dir.path("r.results.csv");
@@ -126,13 +190,21 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
     let interrupted = Instant::now();
     let status = wait_with_deadline(&mut child, Duration::from_secs(15));
     assert_eq!(status.code(), Some(130));
-    assert!(interrupted.elapsed() < Duration::from_secs(10), "stopped in {:?}", interrupted.elapsed());
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        interrupted.elapsed()
+    );
     let rows = read_results(&results);
     assert_eq!(by_line(&rows).len(), 800, "one row per roster row");
     let counts = status_counts(&rows);
-    assert!(counts.get("not_attempted").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(
+        counts.get("not_attempted").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
     assert!(counts.get("added").copied().unwrap_or(0) > 0, "{counts:?}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(v["exit_code"], 130);
 }
 
@@ -140,7 +212,11 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
 async fn killed_runs_converge_on_rerun() {
     let (roster_text, users) = generated_roster(12, 40);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig { latency: Duration::from_millis(30), ..sim_config(&names) }).await;
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(30),
+        ..sim_config(&names)
+    })
+    .await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_text);
     let results = dir.path("r.results.csv");
@@ -157,13 +233,174 @@ async fn killed_runs_converge_on_rerun() {
         complete_rows(&results); // panics if the file is not valid CSV up to its last complete row
     }
     let out = import_cmd(&sim, &roster, &results).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = read_results(&results);
     assert_eq!(by_line(&rows).len(), 480);
     let state = sim.state();
     for g in 1..=12 {
         let title = format!("Course {g:03}");
-        assert_eq!(state.groups.iter().filter(|s| s.title == title).count(), 1, "{title} created exactly once");
+        assert_eq!(
+            state.groups.iter().filter(|s| s.title == title).count(),
+            1,
+            "{title} created exactly once"
+        );
         assert_eq!(members_of(&sim, &title).0, users);
     }
+}
+
+#[test]
+fn demo_runs_end_to_end_and_prints_the_results_path_last() {
+    let dir = Workdir::new();
+    let out = bulk_groups()
+        .arg("demo")
+        .current_dir(dir.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("some stdout");
+    let path = Path::new(
+        last.strip_prefix("results: ")
+            .expect("last line names the results"),
+    );
+    assert!(path.is_absolute(), "{last}");
+    let rows = read_results(path);
+    assert!(rows.iter().any(|r| r.status == "added"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_roster_quiet_success_prints_nothing() {
+    let sim = start_sim(sim_config(&["amy", "bob"])).await;
+    let dir = Workdir::new();
+    let results = dir.path("stdin.results.csv");
+    let mut child = import_cmd(&sim, Path::new("-"), &results)
+        .arg("-q")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Group Name;User Name\nPiped;amy\nPiped;bob\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "-q prints nothing on success: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(members_of(&sim, "Piped").0, ["amy", "bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_stdin_records_where_reading_stopped() {
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(50),
+        ..sim_config(&["amy", "bob"])
+    })
+    .await;
+    let dir = Workdir::new();
+    let results = dir.path("stdin.results.csv");
+    let summary = dir.path("summary.json");
+    let mut child = import_cmd(&sim, Path::new("-"), &results)
+        .arg("--summary-json")
+        .arg(&summary)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    // A producer that wrote two rows and then hangs (an export still being written).
+    stdin
+        .write_all(b"group,username\nSlow,amy\nSlow,bob\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    signal(&child, "TERM");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(15));
+    drop(stdin);
+    assert_eq!(status.code(), Some(130));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["input_not_read_after_line"], 3);
+    assert_eq!(by_line(&read_results(&results)).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_duration_behaves_like_sigterm() {
+    let (roster_text, users) = generated_roster(10, 30);
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(100),
+        ..sim_config(&names)
+    })
+    .await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", &roster_text);
+    let results = dir.path("r.results.csv");
+    let out = import_cmd(&sim, &roster, &results)
+        .args(["--rate", "5", "--max-duration", "2s"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_results(&results);
+    assert_eq!(by_line(&rows).len(), 300);
+    assert!(rows.iter().any(|r| r.status == "not_attempted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_portal_with_a_private_ca_and_json_logs() {
+    let sim = start_sim(SimConfig {
+        tls: true,
+        ..sim_config(&["amy"])
+    })
+    .await;
+    assert!(sim.url.starts_with("https://"), "{}", sim.url);
+    let dir = Workdir::new();
+    let ca = dir.write("ca.pem", sim.ca_pem.as_deref().expect("a TLS sim has a CA"));
+    let roster = dir.write("r.csv", "group,username\nSecure,amy\n");
+    let results = dir.path("r.results.csv");
+    // Without the CA the certificate is refused (TLS is always verified)…
+    let out = import_cmd(&sim, &roster, &results)
+        .args(["--retries", "0"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    // …with it, the import works; JSON logs are one object per line, no escape codes.
+    let out = import_cmd(&sim, &roster, &results)
+        .arg("--ca-cert")
+        .arg(&ca)
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape codes: {stderr}");
+    let json_lines = stderr.lines().filter(|l| l.starts_with('{')).count();
+    assert!(json_lines >= 2, "{stderr}");
+    for line in stderr.lines().filter(|l| l.starts_with('{')) {
+        serde_json::from_str::<serde_json::Value>(line).expect("each log line is JSON");
+    }
+    assert_eq!(members_of(&sim, "Secure").0, ["amy"]);
 }

@@ -21,14 +21,21 @@ async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing() 
     let rows = read_results(&results);
     assert_eq!(rows.len(), 90);
     assert_eq!(by_line(&rows).len(), 90);
-    assert!(rows.iter().all(|r| r.status == "added" && r.group_status == "created"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "added" && r.group_status == "created"),
+        "{rows:?}"
+    );
     for g in 1..=3 {
         let (members, _) = members_of(&sim, &format!("Course {g:03}"));
         assert_eq!(members, users);
     }
     let stats = sim.stats();
     // minimum: 3 creates + ⌈30/25⌉ = 2 addUsers per group
-    assert_eq!(stats.by_endpoint.get("createGroup").copied().unwrap_or(0), 3);
+    assert_eq!(
+        stats.by_endpoint.get("createGroup").copied().unwrap_or(0),
+        3
+    );
     assert_eq!(stats.by_endpoint.get("addUsers").copied().unwrap_or(0), 6);
     let writes_before = stats.writes;
 
@@ -36,15 +43,29 @@ async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing() 
     assert_exit(&outcome, Exit::Success);
     let rows = read_results(&results);
     assert_eq!(rows.len(), 90);
-    assert!(rows.iter().all(|r| r.status == "already_member" && r.group_status == "existing"), "{rows:?}");
-    assert_eq!(sim.stats().writes, writes_before, "a re-run makes zero write calls");
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "already_member" && r.group_status == "existing"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        sim.stats().writes,
+        writes_before,
+        "a re-run makes zero write calls"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
     let mut config = sim_config(&["amy", "bob", "cat", "dan", "eve"]);
-    config.users.push(SimUser { org: Some("partner-org".into()), ..SimUser::new("outsider") });
-    config.initial_groups.push(SeedGroup { users: vec!["amy".into()], ..SeedGroup::new("Existing Team", "admin") });
+    config.users.push(SimUser {
+        org: Some("partner-org".into()),
+        ..SimUser::new("outsider")
+    });
+    config.initial_groups.push(SeedGroup {
+        users: vec!["amy".into()],
+        ..SeedGroup::new("Existing Team", "admin")
+    });
     let sim = start_sim(config).await;
     let existing_id = sim.state().group("Existing Team").unwrap().id.clone();
 
@@ -71,9 +92,15 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
     assert_eq!(status(2), ("already_member", ""));
     assert_eq!(status(3), ("added", ""));
     assert_eq!(status(4), ("added", ""));
-    assert_eq!(rows[&4].group, "Existing Team", "group_id rows show the portal's title");
+    assert_eq!(
+        rows[&4].group, "Existing Team",
+        "group_id rows show the portal's title"
+    );
     assert_eq!(status(5), ("added", ""));
-    assert_eq!(status(6), ("not_added", "user does not exist in this portal"));
+    assert_eq!(
+        status(6),
+        ("not_added", "user does not exist in this portal")
+    );
     assert_eq!(status(7), ("not_added", "user is in another organization"));
     assert_eq!(status(8).0, "duplicate");
     assert_eq!(status(9).0, "invalid");

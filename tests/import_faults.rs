@@ -11,7 +11,11 @@ use bulk_groups::sim::{SeedGroup, SimConfig};
 use support::*;
 
 /// Run the generated roster against a simulator configured by `tweak`, and check convergence.
-async fn converges(groups: usize, members: usize, tweak: impl FnOnce(&mut SimConfig)) -> bulk_groups::sim::StatsSnapshot {
+async fn converges(
+    groups: usize,
+    members: usize,
+    tweak: impl FnOnce(&mut SimConfig),
+) -> bulk_groups::sim::StatsSnapshot {
     let (roster, users) = generated_roster(groups, members);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
     let mut config = sim_config(&names);
@@ -23,12 +27,25 @@ async fn converges(groups: usize, members: usize, tweak: impl FnOnce(&mut SimCon
     let outcome = run_import(import_config(&sim, &roster_path, &results)).await;
     assert_exit(&outcome, Exit::Success);
     let rows = read_results(&results);
-    assert_eq!(by_line(&rows).len(), groups * members, "one results row per roster row");
-    assert!(rows.iter().all(|r| r.status == "added" || r.status == "already_member"), "{:?}", status_counts(&rows));
+    assert_eq!(
+        by_line(&rows).len(),
+        groups * members,
+        "one results row per roster row"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "added" || r.status == "already_member"),
+        "{:?}",
+        status_counts(&rows)
+    );
     let state = sim.state();
     for g in 1..=groups {
         let title = format!("Course {g:03}");
-        assert_eq!(state.groups.iter().filter(|s| s.title == title).count(), 1, "{title} created once");
+        assert_eq!(
+            state.groups.iter().filter(|s| s.title == title).count(),
+            1,
+            "{title} created once"
+        );
         assert_eq!(members_of(&sim, &title).0, users, "{title} members");
     }
     sim.stats()
@@ -69,7 +86,11 @@ async fn errors_as_http_statuses_are_understood() {
 async fn max_in_flight_is_never_exceeded() {
     let (roster, users) = generated_roster(6, 50);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig { latency: Duration::from_millis(20), ..sim_config(&names) }).await;
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(20),
+        ..sim_config(&names)
+    })
+    .await;
     let dir = Workdir::new();
     let roster_path = dir.write("roster.csv", &roster);
     let results = dir.path("r.results.csv");
@@ -79,14 +100,22 @@ async fn max_in_flight_is_never_exceeded() {
     assert_exit(&run_import(config).await, Exit::Success);
     let stats = sim.stats();
     assert!(stats.max_in_flight <= 3, "{stats:?}");
-    assert!(stats.max_in_flight >= 2, "requests did run concurrently: {stats:?}");
+    assert!(
+        stats.max_in_flight >= 2,
+        "requests did run concurrently: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_tokens_are_renewed() {
     let (roster, users) = generated_roster(4, 50);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig { token_ttl: Duration::from_secs(3), latency: Duration::from_millis(5), ..sim_config(&names) }).await;
+    let sim = start_sim(SimConfig {
+        token_ttl: Duration::from_secs(3),
+        latency: Duration::from_millis(5),
+        ..sim_config(&names)
+    })
+    .await;
     let dir = Workdir::new();
     let roster_path = dir.write("roster.csv", &roster);
     let results = dir.path("r.results.csv");
@@ -111,16 +140,29 @@ async fn group_made_moments_ago_is_found_despite_search_lag_and_title_spelling()
     let dir = Workdir::new();
     let first = dir.write("first.csv", "group,username\nLagging Group,amy\n");
     let results = dir.path("first.results.csv");
-    assert_exit(&run_import(import_config(&sim, &first, &results)).await, Exit::Success);
+    assert_exit(
+        &run_import(import_config(&sim, &first, &results)).await,
+        Exit::Success,
+    );
 
     let second = dir.write("second.csv", "group,username\n  lagging   GROUP ,bob\n");
     let results = dir.path("second.results.csv");
-    assert_exit(&run_import(import_config(&sim, &second, &results)).await, Exit::Success);
+    assert_exit(
+        &run_import(import_config(&sim, &second, &results)).await,
+        Exit::Success,
+    );
     let rows = read_results(&results);
     assert_eq!(rows[0].status, "added");
     assert_eq!(rows[0].group_status, "existing");
     let state = sim.state();
-    assert_eq!(state.groups.iter().filter(|g| g.title.eq_ignore_ascii_case("Lagging Group")).count(), 1);
+    assert_eq!(
+        state
+            .groups
+            .iter()
+            .filter(|g| g.title.eq_ignore_ascii_case("Lagging Group"))
+            .count(),
+        1
+    );
     assert_eq!(members_of(&sim, "Lagging Group").0, ["amy", "bob"]);
 }
 
@@ -131,7 +173,10 @@ async fn wrong_password_is_exit_3_before_any_write() {
     let roster = dir.write("r.csv", "group,username\nG,amy\n");
     let results = dir.path("r.results.csv");
     let mut config = import_config(&sim, &roster, &results);
-    config.credentials = Credentials::Password { username: "admin".into(), password: "wrong".to_owned().into() };
+    config.credentials = Credentials::Password {
+        username: "admin".into(),
+        password: "wrong".to_owned().into(),
+    };
     let outcome = run_import(config).await;
     assert_exit(&outcome, Exit::Auth);
     assert_eq!(sim.stats().writes, 0);
@@ -147,10 +192,22 @@ async fn plain_user_without_privileges_is_exit_3() {
     let roster = dir.write("r.csv", "group,username\nG,amy\n");
     let results = dir.path("r.results.csv");
     let mut config = import_config(&sim, &roster, &results);
-    config.credentials = Credentials::Password { username: "amy".into(), password: "pw-amy".to_owned().into() };
+    config.credentials = Credentials::Password {
+        username: "amy".into(),
+        password: "pw-amy".to_owned().into(),
+    };
     let outcome = run_import(config).await;
     assert_exit(&outcome, Exit::Auth);
-    assert!(outcome.summary.error.as_deref().unwrap_or("").contains("privileges"), "{:?}", outcome.summary.error);
+    assert!(
+        outcome
+            .summary
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("privileges"),
+        "{:?}",
+        outcome.summary.error
+    );
     assert_eq!(sim.stats().writes, 0);
 }
 
@@ -169,7 +226,11 @@ async fn portal_down_is_exit_4_with_every_row_accounted_for() {
     assert_exit(&outcome, Exit::PortalUnavailable);
     let rows = read_results(&results);
     assert_eq!(by_line(&rows).len(), 3);
-    assert!(rows.iter().all(|r| r.status == "failed" && !r.reason.is_empty()), "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "failed" && !r.reason.is_empty()),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,8 +241,12 @@ async fn ambiguous_titles_fail_their_rows_and_ask_for_group_id() {
         password: Some("pw".into()),
         ..bulk_groups::sim::SimUser::new("other_admin")
     });
-    config.initial_groups.push(SeedGroup::new("Shared Name", "bob"));
-    config.initial_groups.push(SeedGroup::new("Shared Name", "cat"));
+    config
+        .initial_groups
+        .push(SeedGroup::new("Shared Name", "bob"));
+    config
+        .initial_groups
+        .push(SeedGroup::new("Shared Name", "cat"));
     let sim = start_sim(config).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nShared Name,amy\n");
@@ -190,5 +255,8 @@ async fn ambiguous_titles_fail_their_rows_and_ask_for_group_id() {
     assert_exit(&outcome, Exit::RowsNeedAttention);
     let rows = read_results(&results);
     assert_eq!(rows[0].status, "failed");
-    assert_eq!(rows[0].reason, "2 groups are titled 'Shared Name'; use group_id");
+    assert_eq!(
+        rows[0].reason,
+        "2 groups are titled 'Shared Name'; use group_id"
+    );
 }

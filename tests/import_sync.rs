@@ -57,9 +57,15 @@ async fn dry_run_makes_zero_writes_and_reports_the_plan() {
     assert_eq!(counts.get("already_member"), Some(&10));
     assert_eq!(counts.get("would_add"), Some(&2));
     assert_eq!(counts.get("would_remove"), Some(&1));
-    assert!(rows.iter().any(|r| r.group == "New Group" && r.group_status == "would_create"));
+    assert!(
+        rows.iter()
+            .any(|r| r.group == "New Group" && r.group_status == "would_create")
+    );
     let removal = rows.iter().find(|r| r.status == "would_remove").unwrap();
-    assert_eq!((removal.line.as_str(), removal.username.as_str()), ("", "p010"));
+    assert_eq!(
+        (removal.line.as_str(), removal.username.as_str()),
+        ("", "p010")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +79,11 @@ async fn sync_removes_only_unlisted_plain_members_never_owner_or_managers() {
     let outcome = run_import(config).await;
     assert_exit(&outcome, Exit::Success);
     let rows = read_results(&results);
-    let removed: Vec<&str> = rows.iter().filter(|r| r.status == "removed").map(|r| r.username.as_str()).collect();
+    let removed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.status == "removed")
+        .map(|r| r.username.as_str())
+        .collect();
     assert_eq!(removed.len(), 2);
     assert!(removed.contains(&"p019") && removed.contains(&"p020"));
     let (members, admins) = members_of(&sim, "Team");
@@ -104,8 +114,15 @@ async fn truncated_export_trips_the_guard_nothing_is_removed_and_exit_is_1() {
     let rows = read_results(&results);
     let blocked: Vec<&Res> = rows.iter().filter(|r| r.status == "not_removed").collect();
     assert_eq!(blocked.len(), 20);
-    assert_eq!(blocked[0].reason, "sync guard: 20 of 42 members would be removed (limit 5)");
-    assert_eq!(members_of(&sim, "Team").0.len(), 41, "nobody removed, the newcomer added");
+    assert_eq!(
+        blocked[0].reason,
+        "sync guard: 20 of 42 members would be removed (limit 5)"
+    );
+    assert_eq!(
+        members_of(&sim, "Team").0.len(),
+        41,
+        "nobody removed, the newcomer added"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +139,10 @@ async fn absolute_removal_limit_and_sync_admins() {
     assert_exit(&outcome, Exit::Success);
     let (members, admins) = members_of(&sim, "Team");
     assert_eq!(members, all[..7]);
-    assert!(admins.is_empty(), "--sync-admins removed the unlisted manager");
+    assert!(
+        admins.is_empty(),
+        "--sync-admins removed the unlisted manager"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,16 +152,28 @@ async fn a_second_run_on_the_same_results_file_exits_5() {
     let roster = dir.write("r.csv", &roster_for("Team", &all));
     let results = dir.path("r.results.csv");
     let lock_path = dir.path("r.results.csv.lock");
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
     assert!(fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap());
     std::fs::write(&results, "previous results\n").unwrap();
     let outcome = run_import(import_config(&sim, &roster, &results)).await;
     assert_exit(&outcome, Exit::Locked);
-    assert_eq!(std::fs::read_to_string(&results).unwrap(), "previous results\n", "the other run's file is untouched");
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap(),
+        "previous results\n",
+        "the other run's file is untouched"
+    );
     assert_eq!(sim.stats().total, 0);
     drop(lock);
     // The lock file left behind (as by a killed run) does not block the next run.
-    assert_exit(&run_import(import_config(&sim, &roster, &results)).await, Exit::Success);
+    assert_exit(
+        &run_import(import_config(&sim, &roster, &results)).await,
+        Exit::Success,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +189,8 @@ async fn summary_json_is_written_with_counts_and_requests() {
     config.summary_json = Some(summary_path.clone());
     let outcome = run_import(config).await;
     assert_exit(&outcome, Exit::RowsNeedAttention);
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
     assert_eq!(v["exit_code"], 1);
     assert_eq!(v["counts"]["already_member"], 3);
     assert_eq!(v["counts"]["added"], 1);

@@ -20,7 +20,11 @@ pub struct StreamedDefinitions(Arc<Mutex<HashMap<GroupKey, GroupDefinition>>>);
 impl StreamedDefinitions {
     /// Record `key`'s definition unless already known.
     pub fn record(&self, key: GroupKey, definition: impl FnOnce() -> GroupDefinition) {
-        self.0.lock().expect("definitions lock").entry(key).or_insert_with(definition);
+        self.0
+            .lock()
+            .expect("definitions lock")
+            .entry(key)
+            .or_insert_with(definition);
     }
 
     fn get(&self, key: &GroupKey) -> Option<GroupDefinition> {
@@ -104,12 +108,19 @@ impl RunContext {
         if let Some(group) = self.owned_groups.get(title) {
             return Some(group.clone());
         }
-        self.created.lock().expect("created-groups lock").get(title).cloned()
+        self.created
+            .lock()
+            .expect("created-groups lock")
+            .get(title)
+            .cloned()
     }
 
     /// Remember a group this run created.
     pub fn remember_created(&self, group: &GroupSummary) {
-        self.created.lock().expect("created-groups lock").insert(TitleKey::new(&group.title), group.clone());
+        self.created
+            .lock()
+            .expect("created-groups lock")
+            .insert(TitleKey::new(&group.title), group.clone());
     }
 
     /// Take one of the caller's group slots; `false` when the per-user group limit is reached.

@@ -43,9 +43,16 @@ pub struct EngineOutcome {
 }
 
 enum GroupState {
-    Resolving { display: String, waiting: Vec<Pending> },
+    Resolving {
+        display: String,
+        waiting: Vec<Pending>,
+    },
     Ready(Box<ReadyGroup>),
-    Failed { display: String, id: Option<String>, reason: String },
+    Failed {
+        display: String,
+        id: Option<String>,
+        reason: String,
+    },
 }
 
 struct ReadyGroup {
@@ -62,7 +69,10 @@ struct Group {
 }
 
 enum Done {
-    Resolved { key: GroupKey, result: Result<ResolvedGroup, ResolveError> },
+    Resolved {
+        key: GroupKey,
+        result: Result<ResolvedGroup, ResolveError>,
+    },
     Rows(Result<Vec<ResultRow>, Fatal>),
 }
 
@@ -87,7 +97,12 @@ pub struct Engine {
 
 impl Engine {
     /// A new engine; `rows_done` counts results rows for progress display.
-    pub fn new(ctx: Arc<RunContext>, results: ResultsSender, rows_done: Arc<AtomicU64>, concurrency: usize) -> Self {
+    pub fn new(
+        ctx: Arc<RunContext>,
+        results: ResultsSender,
+        rows_done: Arc<AtomicU64>,
+        concurrency: usize,
+    ) -> Self {
         Engine {
             ctx,
             results,
@@ -119,7 +134,11 @@ impl Engine {
             self.on_row(row);
         }
         self.stream(&mut rows, &mut last_line, &cancel).await;
-        if self.ctx.plan.sync && !self.stopping && self.outcome.fatal.is_none() && last_line.is_some() {
+        if self.ctx.plan.sync
+            && !self.stopping
+            && self.outcome.fatal.is_none()
+            && last_line.is_some()
+        {
             self.sync();
             self.drain_tasks(&cancel).await;
         }
@@ -129,13 +148,19 @@ impl Engine {
         self.outcome
     }
 
-    async fn stream(&mut self, rows: &mut mpsc::Receiver<Row>, last_line: &mut Option<u64>, cancel: &CancellationToken) {
+    async fn stream(
+        &mut self,
+        rows: &mut mpsc::Receiver<Row>,
+        last_line: &mut Option<u64>,
+        cancel: &CancellationToken,
+    ) {
         loop {
             if self.stopping || (self.input_closed && self.tasks.is_empty()) {
                 return;
             }
-            let can_read =
-                !self.input_closed && self.waiting_rows < MAX_WAITING_ROWS && self.tasks.len() < self.max_tasks;
+            let can_read = !self.input_closed
+                && self.waiting_rows < MAX_WAITING_ROWS
+                && self.tasks.len() < self.max_tasks;
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => self.interrupt(),
@@ -169,9 +194,14 @@ impl Engine {
         tracing::warn!("interrupted: finishing requests in flight, then stopping");
         self.outcome.interrupted = true;
         self.stopping = true;
+        self.ctx.client.stop_new_requests();
     }
 
     fn fail_run(&mut self, fatal: Fatal) {
+        if fatal == Fatal::Stopping {
+            self.stopping = true;
+            return;
+        }
         if self.outcome.fatal.is_none() {
             tracing::error!("{}", fatal.reason());
             self.outcome.fatal = Some(fatal);
@@ -190,7 +220,12 @@ impl Engine {
         let (membership, duplicate) = match row.kind {
             RowKind::Membership(m) => (m, None),
             RowKind::Duplicate { membership, reason } => (membership, Some(reason)),
-            RowKind::Invalid { group, username, reason, .. } => {
+            RowKind::Invalid {
+                group,
+                username,
+                reason,
+                ..
+            } => {
                 if self.ctx.plan.sync {
                     for key in keys_named_by(&group) {
                         *self.invalid_by_group.entry(key).or_default() += 1;
@@ -209,7 +244,12 @@ impl Engine {
                 return;
             }
         };
-        let pending = Pending { line: row.line, username: membership.username, role: membership.role, duplicate };
+        let pending = Pending {
+            line: row.line,
+            username: membership.username,
+            role: membership.role,
+            duplicate,
+        };
         let key = membership.group.key();
         let sync = self.ctx.plan.sync;
         let group = match self.groups.get_mut(&key) {
@@ -217,13 +257,18 @@ impl Engine {
             None => {
                 self.spawn_resolve(key.clone(), membership.group.clone());
                 self.groups.entry(key.clone()).or_insert(Group {
-                    state: GroupState::Resolving { display: membership.group.display().to_owned(), waiting: Vec::new() },
+                    state: GroupState::Resolving {
+                        display: membership.group.display().to_owned(),
+                        waiting: Vec::new(),
+                    },
                     roster: HashSet::new(),
                 })
             }
         };
         if sync {
-            group.roster.insert(fingerprint(&UserKey::new(&pending.username)));
+            group
+                .roster
+                .insert(fingerprint(&UserKey::new(&pending.username)));
         }
         match &mut group.state {
             GroupState::Resolving { waiting, .. } => {
@@ -231,7 +276,11 @@ impl Engine {
                 self.waiting_rows += 1;
             }
             GroupState::Ready(_) => self.place(&key, pending),
-            GroupState::Failed { display, id, reason } => {
+            GroupState::Failed {
+                display,
+                id,
+                reason,
+            } => {
                 let row = failed_group_row(&pending, display, id.clone(), reason);
                 self.emit(row);
             }
@@ -243,13 +292,21 @@ impl Engine {
         let dry_run = self.ctx.plan.dry_run;
         let chunk_size = self.ctx.plan.chunk_size;
         let stopping = self.stopping;
-        let Some(Group { state: GroupState::Ready(group), .. }) = self.groups.get_mut(key) else {
+        let Some(Group {
+            state: GroupState::Ready(group),
+            ..
+        }) = self.groups.get_mut(key)
+        else {
             unreachable!("place() is only called for resolved groups")
         };
         let decided = if let Some(reason) = &row.duplicate {
             Some(group.target.row(&row, Status::Duplicate, reason.clone()))
         } else if let Some(standing) = group.members.role_of(&row.username) {
-            Some(group.target.row(&row, Status::AlreadyMember, standing.differs_reason(row.role)))
+            Some(group.target.row(
+                &row,
+                Status::AlreadyMember,
+                standing.differs_reason(row.role),
+            ))
         } else if dry_run {
             Some(group.target.row(&row, Status::WouldAdd, ""))
         } else if stopping {
@@ -283,7 +340,13 @@ impl Engine {
         if self.stopping {
             return;
         }
-        let Some(Group { state: GroupState::Ready(group), .. }) = self.groups.get_mut(key) else { return };
+        let Some(Group {
+            state: GroupState::Ready(group),
+            ..
+        }) = self.groups.get_mut(key)
+        else {
+            return;
+        };
         let target = group.target.clone();
         let batches: Vec<(Role, Vec<Pending>)> = [Role::Member, Role::Admin]
             .into_iter()
@@ -307,15 +370,25 @@ impl Engine {
 
     fn spawn_add(&mut self, target: Target, role: Role, rows: Vec<Pending>) {
         let ctx = Arc::clone(&self.ctx);
-        let owned = rows.iter().map(|r| target.row(r, Status::NotAttempted, "")).collect();
-        let handle = self.tasks.spawn(async move { Done::Rows(add_chunk(&ctx, &target, role, &rows).await) });
+        let owned = rows
+            .iter()
+            .map(|r| target.row(r, Status::NotAttempted, ""))
+            .collect();
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Rows(add_chunk(&ctx, &target, role, &rows).await) });
         self.in_flight.insert(handle.id(), owned);
     }
 
     fn spawn_remove(&mut self, target: Target, removals: Vec<sync::Removal>) {
         let ctx = Arc::clone(&self.ctx);
-        let owned = removals.iter().map(|r| sync::removal_row(&target, r, Status::NotRemoved, "")).collect();
-        let handle = self.tasks.spawn(async move { Done::Rows(sync::remove_chunk(&ctx, &target, &removals).await) });
+        let owned = removals
+            .iter()
+            .map(|r| sync::removal_row(&target, r, Status::NotRemoved, ""))
+            .collect();
+        let handle = self
+            .tasks
+            .spawn(async move { Done::Rows(sync::remove_chunk(&ctx, &target, &removals).await) });
         self.in_flight.insert(handle.id(), owned);
     }
 
@@ -324,8 +397,16 @@ impl Engine {
             Ok(done) => done,
             Err(e) => {
                 // A task panicked or was aborted: its rows must still be accounted for.
-                let reason = if e.is_panic() { format!("internal error: {e}") } else { INTERRUPTED.to_owned() };
-                let status = if e.is_panic() { Status::Failed } else { Status::NotAttempted };
+                let reason = if e.is_panic() {
+                    format!("internal error: {e}")
+                } else {
+                    INTERRUPTED.to_owned()
+                };
+                let status = if e.is_panic() {
+                    Status::Failed
+                } else {
+                    Status::NotAttempted
+                };
                 self.abandon(e.id(), status, &reason);
                 return;
             }
@@ -336,9 +417,14 @@ impl Engine {
                 rows.into_iter().for_each(|r| self.emit(r));
             }
             Done::Rows(Err(fatal)) => {
+                let status = if fatal == Fatal::Stopping {
+                    Status::NotAttempted
+                } else {
+                    Status::Failed
+                };
                 let reason = fatal.reason();
                 self.fail_run(fatal);
-                self.abandon(id, Status::Failed, &reason);
+                self.abandon(id, status, &reason);
             }
             Done::Resolved { key, result } => self.on_resolved(key, result),
         }
@@ -353,8 +439,12 @@ impl Engine {
     }
 
     fn on_resolved(&mut self, key: GroupKey, result: Result<ResolvedGroup, ResolveError>) {
-        let Some(group) = self.groups.get_mut(&key) else { return };
-        let GroupState::Resolving { display, waiting } = &mut group.state else { return };
+        let Some(group) = self.groups.get_mut(&key) else {
+            return;
+        };
+        let GroupState::Resolving { display, waiting } = &mut group.state else {
+            return;
+        };
         let waiting = std::mem::take(waiting);
         let shown = std::mem::take(display);
         self.waiting_rows -= waiting.len();
@@ -362,7 +452,11 @@ impl Engine {
             Ok(resolved) => {
                 tracing::info!(group = %resolved.title, id = %resolved.id, status = %resolved.status, "group resolved");
                 group.state = GroupState::Ready(Box::new(ReadyGroup {
-                    target: Target { id: resolved.id, title: resolved.title, status: resolved.status },
+                    target: Target {
+                        id: resolved.id,
+                        title: resolved.title,
+                        status: resolved.status,
+                    },
                     members: resolved.members,
                     chunks: [Vec::new(), Vec::new()],
                 }));
@@ -379,15 +473,24 @@ impl Engine {
                     GroupKey::Id(id) => Some(id.clone()),
                     GroupKey::Title(_) => None,
                 };
-                let failed: Vec<ResultRow> =
-                    waiting.iter().map(|row| failed_group_row(row, &shown, id.clone(), &reason)).collect();
-                group.state = GroupState::Failed { display: shown, id, reason };
+                let failed: Vec<ResultRow> = waiting
+                    .iter()
+                    .map(|row| failed_group_row(row, &shown, id.clone(), &reason))
+                    .collect();
+                group.state = GroupState::Failed {
+                    display: shown,
+                    id,
+                    reason,
+                };
                 failed.into_iter().for_each(|row| self.emit(row));
             }
             Err(ResolveError::Fatal(fatal)) => {
                 // Put the rows back; the stop phase accounts for them.
                 self.waiting_rows += waiting.len();
-                group.state = GroupState::Resolving { display: shown, waiting };
+                group.state = GroupState::Resolving {
+                    display: shown,
+                    waiting,
+                };
                 self.fail_run(fatal);
             }
         }
@@ -400,12 +503,14 @@ impl Engine {
             .groups
             .iter()
             .filter_map(|(key, group)| match &group.state {
-                GroupState::Ready(ready) if ready.target.status == GroupStatus::Existing => Some(SyncGroup {
-                    target: ready.target.clone(),
-                    members: &ready.members,
-                    roster: &group.roster,
-                    invalid_rows: self.invalid_by_group.get(key).copied().unwrap_or(0),
-                }),
+                GroupState::Ready(ready) if ready.target.status == GroupStatus::Existing => {
+                    Some(SyncGroup {
+                        target: ready.target.clone(),
+                        members: &ready.members,
+                        roster: &group.roster,
+                        invalid_rows: self.invalid_by_group.get(key).copied().unwrap_or(0),
+                    })
+                }
                 _ => None,
             })
             .collect();
@@ -428,7 +533,12 @@ impl Engine {
     // ---- stopping ------------------------------------------------------------------------
 
     /// Account for every unfinished row after an interrupt or a fatal error.
-    async fn stop(&mut self, rows: &mut mpsc::Receiver<Row>, stdin: bool, mut last_line: Option<u64>) {
+    async fn stop(
+        &mut self,
+        rows: &mut mpsc::Receiver<Row>,
+        stdin: bool,
+        mut last_line: Option<u64>,
+    ) {
         let (status, reason) = match &self.outcome.fatal {
             Some(fatal) => (Status::Failed, fatal.reason()),
             None => (Status::NotAttempted, INTERRUPTED.to_owned()),
@@ -520,7 +630,11 @@ fn failed_group_row(row: &Pending, display: &str, id: Option<String>, reason: &s
         group_status: Some(GroupStatus::Failed),
         username: row.username.clone(),
         role: Some(row.role),
-        status: if row.duplicate.is_some() { Status::Duplicate } else { Status::Failed },
+        status: if row.duplicate.is_some() {
+            Status::Duplicate
+        } else {
+            Status::Failed
+        },
         reason: row.duplicate.clone().unwrap_or_else(|| reason.to_owned()),
     }
 }
@@ -543,7 +657,9 @@ fn unread_row(row: Row, status: Status, reason: &str) -> ResultRow {
         RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => {
             (m.group.display().to_owned(), m.username, Some(m.role))
         }
-        RowKind::Invalid { group, username, .. } => (group, username, None),
+        RowKind::Invalid {
+            group, username, ..
+        } => (group, username, None),
     };
     ResultRow {
         line: Some(row.line),

@@ -42,14 +42,23 @@ impl Target {
 }
 
 /// Send one addUsers call for `rows` (all of one role) and return one results row per input row.
-pub async fn add_chunk(ctx: &RunContext, target: &Target, role: Role, rows: &[Pending]) -> Result<Vec<ResultRow>, Fatal> {
+pub async fn add_chunk(
+    ctx: &RunContext,
+    target: &Target,
+    role: Role,
+    rows: &[Pending],
+) -> Result<Vec<ResultRow>, Fatal> {
     let names: Vec<String> = rows.iter().map(|r| r.username.clone()).collect();
     match ctx.client.add_users(&target.id, role, &names).await {
         Ok(not_added) => {
             let refused: HashSet<UserKey> = not_added.iter().map(|u| UserKey::new(u)).collect();
-            let (refused_rows, added_rows): (Vec<&Pending>, Vec<&Pending>) =
-                rows.iter().partition(|r| refused.contains(&UserKey::new(&r.username)));
-            let mut out: Vec<ResultRow> = added_rows.iter().map(|r| target.row(r, Status::Added, "")).collect();
+            let (refused_rows, added_rows): (Vec<&Pending>, Vec<&Pending>) = rows
+                .iter()
+                .partition(|r| refused.contains(&UserKey::new(&r.username)));
+            let mut out: Vec<ResultRow> = added_rows
+                .iter()
+                .map(|r| target.row(r, Status::Added, ""))
+                .collect();
             if !refused_rows.is_empty() {
                 out.extend(explain_not_added(ctx, target, &refused_rows).await?);
             }
@@ -67,26 +76,42 @@ pub async fn add_chunk(ctx: &RunContext, target: &Target, role: Role, rows: &[Pe
             } else {
                 format!("portal error: {e}")
             };
-            Ok(rows.iter().map(|r| target.row(r, Status::Failed, reason.clone())).collect())
+            Ok(rows
+                .iter()
+                .map(|r| target.row(r, Status::Failed, reason.clone()))
+                .collect())
         }
     }
 }
 
 /// The response to an addUsers call was lost after the portal may have applied it: whoever is
 /// now a member was added; the rest failed.
-async fn settle_lost_response(ctx: &RunContext, target: &Target, rows: &[Pending], error: &str) -> Result<Vec<ResultRow>, Fatal> {
+async fn settle_lost_response(
+    ctx: &RunContext,
+    target: &Target,
+    rows: &[Pending],
+    error: &str,
+) -> Result<Vec<ResultRow>, Fatal> {
     let members = match read_members(ctx, target).await? {
         Some(members) => members,
         None => {
-            let reason = format!("the portal did not answer and the outcome could not be checked: {error}");
-            return Ok(rows.iter().map(|r| target.row(r, Status::Failed, reason.clone())).collect());
+            let reason =
+                format!("the portal did not answer and the outcome could not be checked: {error}");
+            return Ok(rows
+                .iter()
+                .map(|r| target.row(r, Status::Failed, reason.clone()))
+                .collect());
         }
     };
     Ok(rows
         .iter()
         .map(|r| match members.role_of(&r.username) {
             Some(_) => target.row(r, Status::Added, ""),
-            None => target.row(r, Status::Failed, format!("the portal did not confirm the addition: {error}")),
+            None => target.row(
+                r,
+                Status::Failed,
+                format!("the portal did not confirm the addition: {error}"),
+            ),
         })
         .collect())
 }
@@ -94,6 +119,8 @@ async fn settle_lost_response(ctx: &RunContext, target: &Target, rows: &[Pending
 async fn read_members(ctx: &RunContext, target: &Target) -> Result<Option<Members>, Fatal> {
     match ctx.client.group_members(&target.id).await {
         Ok(m) => Ok(Some(Members::from_portal(&m))),
+        // The chunk's write happened; an interrupt only stops the follow-up read.
+        Err(e) if e.is_stopped() => Ok(None),
         Err(e) => match Fatal::from_portal(&e) {
             Some(fatal) => Err(fatal),
             None => Ok(None),
@@ -106,9 +133,16 @@ async fn read_members(ctx: &RunContext, target: &Target) -> Result<Option<Member
 const LOOKUPS_PER_CHUNK: usize = 4;
 
 /// Give every `notAdded` user a reason a help-desk person can act on.
-async fn explain_not_added(ctx: &RunContext, target: &Target, rows: &[&Pending]) -> Result<Vec<ResultRow>, Fatal> {
+async fn explain_not_added(
+    ctx: &RunContext,
+    target: &Target,
+    rows: &[&Pending],
+) -> Result<Vec<ResultRow>, Fatal> {
     let members = read_members(ctx, target).await?;
-    let lookups: Vec<_> = rows.iter().map(|row| explain_one(ctx, target, members.as_ref(), row)).collect();
+    let lookups: Vec<_> = rows
+        .iter()
+        .map(|row| explain_one(ctx, target, members.as_ref(), row))
+        .collect();
     let explained: Vec<Result<ResultRow, Fatal>> = futures::stream::iter(lookups)
         .buffered(LOOKUPS_PER_CHUNK)
         .collect()
@@ -116,7 +150,12 @@ async fn explain_not_added(ctx: &RunContext, target: &Target, rows: &[&Pending])
     explained.into_iter().collect()
 }
 
-async fn explain_one(ctx: &RunContext, target: &Target, members: Option<&Members>, row: &Pending) -> Result<ResultRow, Fatal> {
+async fn explain_one(
+    ctx: &RunContext,
+    target: &Target,
+    members: Option<&Members>,
+    row: &Pending,
+) -> Result<ResultRow, Fatal> {
     if let Some(role) = members.and_then(|m| m.role_of(&row.username)) {
         return Ok(target.row(row, Status::AlreadyMember, role.differs_reason(row.role)));
     }
@@ -129,6 +168,7 @@ async fn explain_one(ctx: &RunContext, target: &Target, members: Option<&Members
         Ok(Some(_)) => "portal did not add the user; the user exists in this organization — may be at the 512-group \
              limit, or its role cannot join this (shared update) group"
             .to_owned(),
+        Err(e) if e.is_stopped() => "portal did not add the user (not looked up: the run was interrupted)".to_owned(),
         Err(e) => match Fatal::from_portal(&e) {
             Some(fatal) => return Err(fatal),
             None => format!("portal did not add the user, and looking the user up failed: {e}"),

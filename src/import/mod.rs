@@ -43,12 +43,17 @@ pub enum Fatal {
     Auth(String),
     /// The portal could not be reached or kept failing (exit 4).
     Unavailable(String),
+    /// Not a failure: the run is stopping (an interrupt) and the request was never sent. The
+    /// rows it carried are `not_attempted`.
+    Stopping,
 }
 
 impl Fatal {
     /// The run-wide failure a portal error amounts to, if any.
     pub fn from_portal(error: &PortalError) -> Option<Fatal> {
-        if error.is_auth() {
+        if error.is_stopped() {
+            Some(Fatal::Stopping)
+        } else if error.is_auth() {
             Some(Fatal::Auth(error.to_string()))
         } else if error.is_unavailable() {
             Some(Fatal::Unavailable(error.to_string()))
@@ -62,6 +67,7 @@ impl Fatal {
         match self {
             Fatal::Auth(e) => format!("run stopped: authentication failed: {e}"),
             Fatal::Unavailable(e) => format!("run stopped: the portal kept failing: {e}"),
+            Fatal::Stopping => "run interrupted".to_owned(),
         }
     }
 }
@@ -86,8 +92,16 @@ impl MemberRole {
             MemberRole::Admin => "admin",
             MemberRole::Member => "member",
         };
-        let same = matches!((self, wanted), (MemberRole::Member, Role::Member) | (MemberRole::Admin | MemberRole::Owner, Role::Admin));
-        if same { String::new() } else { format!("role differs (portal: {portal}); not changed") }
+        let same = matches!(
+            (self, wanted),
+            (MemberRole::Member, Role::Member)
+                | (MemberRole::Admin | MemberRole::Owner, Role::Admin)
+        );
+        if same {
+            String::new()
+        } else {
+            format!("role differs (portal: {portal}); not changed")
+        }
     }
 }
 
@@ -112,7 +126,8 @@ impl Members {
     /// Record `username` with `role` (a later call for the same user wins).
     pub fn insert(&mut self, username: &str, role: MemberRole) {
         if !username.is_empty() {
-            self.0.insert(UserKey::new(username), (username.to_owned(), role));
+            self.0
+                .insert(UserKey::new(username), (username.to_owned(), role));
         }
     }
 
@@ -133,7 +148,9 @@ impl Members {
 
     /// Every member: key, portal spelling, standing.
     pub fn iter(&self) -> impl Iterator<Item = (&UserKey, &str, MemberRole)> {
-        self.0.iter().map(|(k, (name, role))| (k, name.as_str(), *role))
+        self.0
+            .iter()
+            .map(|(k, (name, role))| (k, name.as_str(), *role))
     }
 }
 
@@ -159,7 +176,13 @@ mod tests {
     fn role_difference_reasons() {
         assert_eq!(MemberRole::Member.differs_reason(Role::Member), "");
         assert_eq!(MemberRole::Owner.differs_reason(Role::Admin), "");
-        assert_eq!(MemberRole::Member.differs_reason(Role::Admin), "role differs (portal: member); not changed");
-        assert_eq!(MemberRole::Admin.differs_reason(Role::Member), "role differs (portal: admin); not changed");
+        assert_eq!(
+            MemberRole::Member.differs_reason(Role::Admin),
+            "role differs (portal: member); not changed"
+        );
+        assert_eq!(
+            MemberRole::Admin.differs_reason(Role::Member),
+            "role differs (portal: admin); not changed"
+        );
     }
 }

@@ -63,10 +63,17 @@ pub async fn resolve(ctx: &RunContext, group: &GroupRef) -> Result<ResolvedGroup
 }
 
 async fn by_id(ctx: &RunContext, id: &str) -> Result<ResolvedGroup, ResolveError> {
-    let group = ctx.client.group(id).await.map_err(|e| match Fatal::from_portal(&e) {
-        Some(fatal) => ResolveError::Fatal(fatal),
-        None => ResolveError::Group(format!("group {id} does not exist or is not visible to {}: {e}", ctx.caller.username)),
-    })?;
+    let group = ctx
+        .client
+        .group(id)
+        .await
+        .map_err(|e| match Fatal::from_portal(&e) {
+            Some(fatal) => ResolveError::Fatal(fatal),
+            None => ResolveError::Group(format!(
+                "group {id} does not exist or is not visible to {}: {e}",
+                ctx.caller.username
+            )),
+        })?;
     existing(ctx, group).await
 }
 
@@ -83,12 +90,18 @@ async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, Resolv
 }
 
 /// One match: use it. Several: prefer the one the caller owns; otherwise refuse to guess.
-fn pick(ctx: &RunContext, matches: &[GroupSummary], title: &str) -> Result<Option<GroupSummary>, ResolveError> {
+fn pick(
+    ctx: &RunContext,
+    matches: &[GroupSummary],
+    title: &str,
+) -> Result<Option<GroupSummary>, ResolveError> {
     match matches {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
         several => {
-            let mut owned = several.iter().filter(|g| UserKey::new(&g.owner) == ctx.caller.key);
+            let mut owned = several
+                .iter()
+                .filter(|g| UserKey::new(&g.owner) == ctx.caller.key);
             match (owned.next(), owned.next()) {
                 (Some(mine), None) => Ok(Some(mine.clone())),
                 _ => Err(ResolveError::Group(format!(
@@ -101,14 +114,25 @@ fn pick(ctx: &RunContext, matches: &[GroupSummary], title: &str) -> Result<Optio
 }
 
 /// Groups of the caller's organization whose title is exactly `key`, via a narrowed title query.
-async fn search_exact(ctx: &RunContext, key: &TitleKey, title: &str) -> Result<Vec<GroupSummary>, ResolveError> {
-    let query = format!("title:\"{}\" AND orgid:{}", title.replace('"', " "), ctx.caller.org_id);
+async fn search_exact(
+    ctx: &RunContext,
+    key: &TitleKey,
+    title: &str,
+) -> Result<Vec<GroupSummary>, ResolveError> {
+    let query = format!(
+        "title:\"{}\" AND orgid:{}",
+        title.replace('"', " "),
+        ctx.caller.org_id
+    );
     let mut found: HashMap<String, GroupSummary> = HashMap::new();
     let mut start = 1;
     loop {
         let page = ctx.client.search_groups(&query, start, SEARCH_PAGE).await?;
         for group in page.results {
-            let same_org = group.org_id.as_deref().is_none_or(|org| org == ctx.caller.org_id);
+            let same_org = group
+                .org_id
+                .as_deref()
+                .is_none_or(|org| org == ctx.caller.org_id);
             if same_org && TitleKey::new(&group.title) == *key {
                 found.insert(group.id.clone(), group);
             }
@@ -121,7 +145,11 @@ async fn search_exact(ctx: &RunContext, key: &TitleKey, title: &str) -> Result<V
     Ok(found.into_values().collect())
 }
 
-async fn create(ctx: &RunContext, title: &str, key: &TitleKey) -> Result<ResolvedGroup, ResolveError> {
+async fn create(
+    ctx: &RunContext,
+    title: &str,
+    key: &TitleKey,
+) -> Result<ResolvedGroup, ResolveError> {
     if !ctx.take_group_slot() {
         return Err(ResolveError::Group(format!(
             "group could not be created: {} already belongs to {} groups (owned ones included), the portal's limit",
@@ -142,7 +170,12 @@ async fn create(ctx: &RunContext, title: &str, key: &TitleKey) -> Result<Resolve
             ctx.remember_created(&group);
             let mut members = Members::default();
             members.insert(&group.owner, MemberRole::Owner);
-            Ok(ResolvedGroup { id: group.id, title: group.title, status: GroupStatus::Created, members })
+            Ok(ResolvedGroup {
+                id: group.id,
+                title: group.title,
+                status: GroupStatus::Created,
+                members,
+            })
         }
         // The caller already owns a group with this title: made by an earlier (perhaps killed)
         // run, by someone at the same time, or by our own retry after a lost response.
@@ -159,7 +192,11 @@ async fn create(ctx: &RunContext, title: &str, key: &TitleKey) -> Result<Resolve
 
 /// After `COM_0044`: the caller's own group list first (not search-indexed), then the title
 /// search until it catches up, for up to a minute.
-async fn find_own_after_duplicate(ctx: &RunContext, key: &TitleKey, title: &str) -> Result<GroupSummary, ResolveError> {
+async fn find_own_after_duplicate(
+    ctx: &RunContext,
+    key: &TitleKey,
+    title: &str,
+) -> Result<GroupSummary, ResolveError> {
     let deadline = tokio::time::Instant::now() + DUPLICATE_TITLE_PATIENCE;
     loop {
         let me = ctx.client.community_self().await?;
@@ -171,7 +208,10 @@ async fn find_own_after_duplicate(ctx: &RunContext, key: &TitleKey, title: &str)
             return Ok(group);
         }
         let matches = search_exact(ctx, key, title).await?;
-        if let Some(group) = matches.into_iter().find(|g| UserKey::new(&g.owner) == ctx.caller.key) {
+        if let Some(group) = matches
+            .into_iter()
+            .find(|g| UserKey::new(&g.owner) == ctx.caller.key)
+        {
             return Ok(group);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -187,10 +227,17 @@ async fn find_own_after_duplicate(ctx: &RunContext, key: &TitleKey, title: &str)
 
 /// An existing group: read its members once.
 async fn existing(ctx: &RunContext, group: GroupSummary) -> Result<ResolvedGroup, ResolveError> {
-    let members = ctx.client.group_members(&group.id).await.map_err(|e| match Fatal::from_portal(&e) {
-        Some(fatal) => ResolveError::Fatal(fatal),
-        None => ResolveError::Group(format!("could not read the members of group '{}': {e}", group.title)),
-    })?;
+    let members =
+        ctx.client
+            .group_members(&group.id)
+            .await
+            .map_err(|e| match Fatal::from_portal(&e) {
+                Some(fatal) => ResolveError::Fatal(fatal),
+                None => ResolveError::Group(format!(
+                    "could not read the members of group '{}': {e}",
+                    group.title
+                )),
+            })?;
     Ok(ResolvedGroup {
         id: group.id,
         title: group.title,
@@ -215,7 +262,10 @@ mod tests {
     async fn stale_context(sim: &RunningSim) -> RunContext {
         let client = PortalClient::connect(
             PortalUrl::parse(&sim.url).unwrap(),
-            Credentials::Password { username: "admin".into(), password: "admin-password".to_owned().into() },
+            Credentials::Password {
+                username: "admin".into(),
+                password: "admin-password".to_owned().into(),
+            },
             ClientOptions::default(),
         )
         .await
@@ -227,24 +277,42 @@ mod tests {
             org_id: me.org_id.unwrap(),
             is_admin: true,
         };
-        RunContext::new(client, caller, PlanOptions::default(), Definitions::new(false), None, Vec::new())
+        RunContext::new(
+            client,
+            caller,
+            PlanOptions::default(),
+            Definitions::new(false),
+            None,
+            Vec::new(),
+        )
     }
 
     #[tokio::test]
     async fn duplicate_title_resolves_to_the_callers_existing_group() {
-        let sim = RunningSim::start(SimConfig { search_lag: Duration::from_secs(60), ..SimConfig::default() })
-            .await
-            .unwrap();
+        let sim = RunningSim::start(SimConfig {
+            search_lag: Duration::from_secs(60),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
         let ctx = stale_context(&sim).await;
         // Another run (same account) creates the group after our context was built.
         let other = stale_context(&sim).await;
-        let first = resolve(&other, &GroupRef::Title("Race Group".into())).await.unwrap();
+        let first = resolve(&other, &GroupRef::Title("Race Group".into()))
+            .await
+            .unwrap();
         assert_eq!(first.status, GroupStatus::Created);
 
-        let second = resolve(&ctx, &GroupRef::Title("Race Group".into())).await.unwrap();
+        let second = resolve(&ctx, &GroupRef::Title("Race Group".into()))
+            .await
+            .unwrap();
         assert_eq!(second.status, GroupStatus::Existing);
         assert_eq!(second.id, first.id);
-        assert_eq!(sim.stats().by_endpoint.get("createGroup").copied(), Some(2), "the second create hit COM_0044");
+        assert_eq!(
+            sim.stats().by_endpoint.get("createGroup").copied(),
+            Some(2),
+            "the second create hit COM_0044"
+        );
         assert_eq!(sim.state().groups.len(), 1);
     }
 
@@ -255,12 +323,21 @@ mod tests {
         ctx = RunContext::new(
             ctx.client.clone(),
             ctx.caller.clone(),
-            PlanOptions { group_limit: 1, ..PlanOptions::default() },
+            PlanOptions {
+                group_limit: 1,
+                ..PlanOptions::default()
+            },
             Definitions::new(false),
             None,
             Vec::new(),
         );
-        assert_eq!(resolve(&ctx, &GroupRef::Title("One".into())).await.unwrap().status, GroupStatus::Created);
+        assert_eq!(
+            resolve(&ctx, &GroupRef::Title("One".into()))
+                .await
+                .unwrap()
+                .status,
+            GroupStatus::Created
+        );
         match resolve(&ctx, &GroupRef::Title("Two".into())).await {
             Err(ResolveError::Group(reason)) => assert!(reason.contains("limit"), "{reason}"),
             other => panic!("expected a group failure, got {other:?}"),

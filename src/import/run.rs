@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ImportConfig;
 use crate::exit::Exit;
+use crate::import::Fatal;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
-use crate::import::Fatal;
 use crate::portal::{PortalClient, PortalError};
-use crate::report::{Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary};
+use crate::report::{
+    Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary,
+};
 use crate::roster::{self, RosterReader, Row, RowKind, Source, UserKey};
 
 /// Rows read ahead of the engine; small, so memory stays flat and backpressure reaches the file.
@@ -47,7 +49,11 @@ pub type ImportRun = RunOutcome;
 /// triggers it too.
 pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome {
     let started = Instant::now();
-    let mut summary = Summary::new(config.portal.to_string(), describe(&config.roster), config.plan.dry_run);
+    let mut summary = Summary::new(
+        config.portal.to_string(),
+        describe(&config.roster),
+        config.plan.dry_run,
+    );
     let results = match &config.results {
         ResultsTarget::Path(p) => p.display().to_string(),
         ResultsTarget::Stdout => "-".to_owned(),
@@ -75,11 +81,21 @@ struct Attempt {
 
 impl Attempt {
     fn early(exit: Exit, error: String) -> Self {
-        Attempt { exit, error: Some(error), counts: None, client: None, engine: EngineOutcome::default() }
+        Attempt {
+            exit,
+            error: Some(error),
+            counts: None,
+            client: None,
+            engine: EngineOutcome::default(),
+        }
     }
 }
 
-async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mut Summary) -> Attempt {
+async fn attempt(
+    config: &ImportConfig,
+    cancel: &CancellationToken,
+    summary: &mut Summary,
+) -> Attempt {
     // One run per results file: the lock comes before the results file is truncated.
     let _lock = match &config.results {
         ResultsTarget::Path(path) => match lock_results(path) {
@@ -130,7 +146,9 @@ async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mu
 
     let (results, writer) = match ResultsWriter::create(config.results.clone()) {
         Ok(w) => w,
-        Err(e) => return Attempt::early(Exit::Usage, format!("cannot write the results file: {e}")),
+        Err(e) => {
+            return Attempt::early(Exit::Usage, format!("cannot write the results file: {e}"));
+        }
     };
     tracing::info!(
         portal = %config.portal,
@@ -141,7 +159,12 @@ async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mu
     );
 
     let rows_done = Arc::new(AtomicU64::new(0));
-    let progress = Progress::start(config.output, bytes_read, roster_size(&config.roster), rows_done.clone());
+    let progress = Progress::start(
+        config.output,
+        bytes_read,
+        roster_size(&config.roster),
+        rows_done.clone(),
+    );
 
     // Sign in and check who we are, before any write.
     let preflight = tokio::select! {
@@ -174,7 +197,7 @@ async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mu
     };
     drop(results);
     progress.finish();
-    let read_error = reader_thread.join().ok().flatten();
+    let read_error = join_reader(reader_thread).await;
     let counts = match writer.finish().await {
         Ok(counts) => Some(counts),
         Err(e) => {
@@ -187,8 +210,15 @@ async fn attempt(config: &ImportConfig, cancel: &CancellationToken, summary: &mu
             };
         }
     };
-    let error = error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
-    Attempt { exit, error, counts, client, engine }
+    let error =
+        error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
+    Attempt {
+        exit,
+        error,
+        counts,
+        client,
+        engine,
+    }
 }
 
 /// Why the run could not start working.
@@ -206,13 +236,30 @@ impl PreflightError {
     /// Exit code, and the status and reason for every row.
     fn classify(&self) -> (Exit, Status, String) {
         match self {
-            PreflightError::Interrupted => (Exit::Interrupted, Status::NotAttempted, "run interrupted".to_owned()),
-            PreflightError::Privileges(e) => (Exit::Auth, Status::Failed, format!("run stopped: {e}")),
+            PreflightError::Interrupted => (
+                Exit::Interrupted,
+                Status::NotAttempted,
+                "run interrupted".to_owned(),
+            ),
+            PreflightError::Privileges(e) => {
+                (Exit::Auth, Status::Failed, format!("run stopped: {e}"))
+            }
             PreflightError::Portal(e) => match Fatal::from_portal(e) {
                 Some(fatal @ Fatal::Auth(_)) => (Exit::Auth, Status::Failed, fatal.reason()),
+                Some(Fatal::Stopping) => (
+                    Exit::Interrupted,
+                    Status::NotAttempted,
+                    Fatal::Stopping.reason(),
+                ),
                 Some(fatal) => (Exit::PortalUnavailable, Status::Failed, fatal.reason()),
-                None if e.is_permission() => (Exit::Auth, Status::Failed, format!("run stopped: {e}")),
-                None => (Exit::PortalUnavailable, Status::Failed, format!("run stopped: {e}")),
+                None if e.is_permission() => {
+                    (Exit::Auth, Status::Failed, format!("run stopped: {e}"))
+                }
+                None => (
+                    Exit::PortalUnavailable,
+                    Status::Failed,
+                    format!("run stopped: {e}"),
+                ),
             },
         }
     }
@@ -222,7 +269,12 @@ impl PreflightError {
 async fn preflight(
     config: &ImportConfig,
 ) -> Result<(PortalClient, Caller, Vec<crate::portal::GroupSummary>), PreflightError> {
-    let client = PortalClient::connect(config.portal.clone(), config.credentials.clone(), config.client.clone()).await?;
+    let client = PortalClient::connect(
+        config.portal.clone(),
+        config.credentials.clone(),
+        config.client.clone(),
+    )
+    .await?;
     let portal = client.portal_self().await?;
     let me = client.community_self().await?;
     let org_id = me.org_id.clone().unwrap_or_else(|| portal.id.clone());
@@ -280,12 +332,30 @@ async fn account_unstarted(
 
 fn unstarted_row(row: Row, status: Status, reason: &str) -> ResultRow {
     let (group, username, role, status, reason) = match row.kind {
-        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => {
-            (m.group.display().to_owned(), m.username, Some(m.role), status, reason.to_owned())
-        }
-        RowKind::Invalid { group, username, reason, .. } => (group, username, None, Status::Invalid, reason),
+        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => (
+            m.group.display().to_owned(),
+            m.username,
+            Some(m.role),
+            status,
+            reason.to_owned(),
+        ),
+        RowKind::Invalid {
+            group,
+            username,
+            reason,
+            ..
+        } => (group, username, None, Status::Invalid, reason),
     };
-    ResultRow { line: Some(row.line), group, group_id: None, group_status: None, username, role, status, reason }
+    ResultRow {
+        line: Some(row.line),
+        group,
+        group_id: None,
+        group_status: None,
+        username,
+        role,
+        status,
+        reason,
+    }
 }
 
 /// Stream the roster on its own thread (blocking reads, possibly of a stdin that never ends);
@@ -312,6 +382,18 @@ fn spawn_reader(
             reader.take_error().map(|e| e.to_string())
         })
         .expect("spawn the roster reader thread")
+}
+
+/// The reader thread's result. After an interrupt on stdin the thread may be blocked on a read
+/// that never returns; it is then left behind (the process exit ends it).
+async fn join_reader(thread: std::thread::JoinHandle<Option<String>>) -> Option<String> {
+    for _ in 0..20 {
+        if thread.is_finished() {
+            return thread.join().ok().flatten();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
 }
 
 /// Hold an advisory lock beside the results file for the whole run. The kernel releases it
@@ -366,8 +448,20 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// Decide the exit code, fill and write the summary.
-fn finish(attempt: Attempt, config: &ImportConfig, mut summary: Summary, results: String, started: Instant) -> RunOutcome {
-    let Attempt { exit, mut error, counts, client, engine } = attempt;
+fn finish(
+    attempt: Attempt,
+    config: &ImportConfig,
+    mut summary: Summary,
+    results: String,
+    started: Instant,
+) -> RunOutcome {
+    let Attempt {
+        exit,
+        mut error,
+        counts,
+        client,
+        engine,
+    } = attempt;
     let mut exit = exit;
     if engine.interrupted {
         exit = exit.worst(Exit::Interrupted);
@@ -376,6 +470,7 @@ fn finish(attempt: Attempt, config: &ImportConfig, mut summary: Summary, results
         exit = exit.worst(match fatal {
             Fatal::Auth(_) => Exit::Auth,
             Fatal::Unavailable(_) => Exit::PortalUnavailable,
+            Fatal::Stopping => Exit::Interrupted,
         });
         error.get_or_insert_with(|| fatal.reason());
     }
@@ -406,5 +501,9 @@ fn finish(attempt: Attempt, config: &ImportConfig, mut summary: Summary, results
     {
         tracing::error!("cannot write the summary {}: {e}", path.display());
     }
-    RunOutcome { exit, summary, results }
+    RunOutcome {
+        exit,
+        summary,
+        results,
+    }
 }

@@ -67,10 +67,16 @@ pub fn plan(ctx: &RunContext, groups: Vec<SyncGroup<'_>>) -> SyncPlan {
                 MemberRole::Admin => ctx.plan.sync_admins,
                 MemberRole::Member => true,
             })
-            .filter(|(key, _, _)| **key != ctx.caller.key && !group.roster.contains(&fingerprint(key)))
+            .filter(|(key, _, _)| {
+                **key != ctx.caller.key && !group.roster.contains(&fingerprint(key))
+            })
             .map(|(_, name, role)| Removal {
                 username: name.to_owned(),
-                role: if role == MemberRole::Member { Role::Member } else { Role::Admin },
+                role: if role == MemberRole::Member {
+                    Role::Member
+                } else {
+                    Role::Admin
+                },
             })
             .collect();
         if removals.is_empty() {
@@ -95,21 +101,30 @@ pub fn plan(ctx: &RunContext, groups: Vec<SyncGroup<'_>>) -> SyncPlan {
         candidates.push((group.target, removals, blocked));
     }
 
-    let mut plan = SyncPlan { batches: Vec::new(), rows: Vec::new(), tripped: tripped.clone() };
+    let mut plan = SyncPlan {
+        batches: Vec::new(),
+        rows: Vec::new(),
+        tripped: tripped.clone(),
+    };
     for (target, removals, blocked) in candidates {
         let decided = match blocked {
             Some(reason) => Some((Status::NotRemoved, reason)),
             None if !tripped.is_empty() => Some((
                 Status::NotRemoved,
-                format!("sync guard tripped for {}; nothing removed in this run", tripped.join(", ")),
+                format!(
+                    "sync guard tripped for {}; nothing removed in this run",
+                    tripped.join(", ")
+                ),
             )),
             None if ctx.plan.dry_run => Some((Status::WouldRemove, String::new())),
             None => None,
         };
         match decided {
-            Some((status, reason)) => {
-                plan.rows.extend(removals.iter().map(|r| removal_row(&target, r, status, reason.clone())))
-            }
+            Some((status, reason)) => plan.rows.extend(
+                removals
+                    .iter()
+                    .map(|r| removal_row(&target, r, status, reason.clone())),
+            ),
             None => plan.batches.push((target, removals)),
         }
     }
@@ -117,7 +132,12 @@ pub fn plan(ctx: &RunContext, groups: Vec<SyncGroup<'_>>) -> SyncPlan {
 }
 
 /// A results row for a removal (no roster line).
-pub fn removal_row(target: &Target, removal: &Removal, status: Status, reason: impl Into<String>) -> ResultRow {
+pub fn removal_row(
+    target: &Target,
+    removal: &Removal,
+    status: Status,
+    reason: impl Into<String>,
+) -> ResultRow {
     ResultRow {
         line: None,
         group: target.title.clone(),
@@ -131,11 +151,16 @@ pub fn removal_row(target: &Target, removal: &Removal, status: Status, reason: i
 }
 
 /// Send one removeUsers call and report each user.
-pub async fn remove_chunk(ctx: &RunContext, target: &Target, removals: &[Removal]) -> Result<Vec<ResultRow>, Fatal> {
+pub async fn remove_chunk(
+    ctx: &RunContext,
+    target: &Target,
+    removals: &[Removal],
+) -> Result<Vec<ResultRow>, Fatal> {
     let names: Vec<String> = removals.iter().map(|r| r.username.clone()).collect();
     match ctx.client.remove_users(&target.id, &names).await {
         Ok(not_removed) => {
-            let mut refused: HashSet<UserKey> = not_removed.iter().map(|u| UserKey::new(u)).collect();
+            let mut refused: HashSet<UserKey> =
+                not_removed.iter().map(|u| UserKey::new(u)).collect();
             // A user reported as not removed who is gone now was removed by an earlier attempt
             // whose response was lost (retries make removeUsers look like it failed).
             if !refused.is_empty() {
@@ -155,7 +180,12 @@ pub async fn remove_chunk(ctx: &RunContext, target: &Target, removals: &[Removal
                 .iter()
                 .map(|r| {
                     if refused.contains(&UserKey::new(&r.username)) {
-                        removal_row(target, r, Status::NotRemoved, "portal did not remove the user")
+                        removal_row(
+                            target,
+                            r,
+                            Status::NotRemoved,
+                            "portal did not remove the user",
+                        )
                     } else {
                         removal_row(target, r, Status::Removed, "")
                     }
@@ -166,7 +196,10 @@ pub async fn remove_chunk(ctx: &RunContext, target: &Target, removals: &[Removal
             Some(fatal) => Err(fatal),
             None => {
                 let reason = format!("portal error: {e}");
-                Ok(removals.iter().map(|r| removal_row(target, r, Status::NotRemoved, reason.clone())).collect())
+                Ok(removals
+                    .iter()
+                    .map(|r| removal_row(target, r, Status::NotRemoved, reason.clone()))
+                    .collect())
             }
         },
     }

@@ -179,6 +179,13 @@ impl PortalClient {
         Ok(client)
     }
 
+    /// Stop sending: requests that have not started yet fail at once with
+    /// [`PortalError::Stopped`] (also those waiting for a rate slot or a retry), while requests
+    /// already on the wire finish. Used on an interrupt so the run ends within seconds.
+    pub fn stop_new_requests(&self) {
+        self.inner.pacer.stop();
+    }
+
     /// The portal this client talks to.
     pub fn portal_url(&self) -> &PortalUrl {
         &self.inner.url
@@ -501,7 +508,9 @@ impl PortalClient {
                     reason = %err,
                     "retrying"
                 );
-                tokio::time::sleep(delay).await;
+                if !self.inner.pacer.sleep(delay).await {
+                    return Err(PortalError::Stopped { kind });
+                }
                 self.inner.counters.retried();
                 continue;
             }
@@ -519,7 +528,9 @@ impl PortalClient {
                     delay_ms = delay.as_millis() as u64,
                     "403 after earlier successes; retrying once"
                 );
-                tokio::time::sleep(delay).await;
+                if !self.inner.pacer.sleep(delay).await {
+                    return Err(PortalError::Stopped { kind });
+                }
                 self.inner.counters.retried();
                 continue;
             }
@@ -540,7 +551,9 @@ impl PortalClient {
         form.push(("f", "json"));
         form.extend_from_slice(params);
 
-        let turn = self.inner.pacer.acquire().await;
+        let Some(turn) = self.inner.pacer.acquire().await else {
+            return Err(PortalError::Stopped { kind });
+        };
         self.inner.counters.sent(kind);
         let http = &self.inner.http;
         let mut request = if kind.is_post() {

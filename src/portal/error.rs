@@ -63,6 +63,13 @@ pub enum PortalError {
         /// What was wrong.
         message: String,
     },
+    /// The request was not sent because the run is stopping (an interrupt); see
+    /// [`crate::portal::PortalClient::stop_new_requests`].
+    #[error("{kind}: not sent, the run is stopping")]
+    Stopped {
+        /// Which request.
+        kind: RequestKind,
+    },
     /// `generateToken` refused the credentials (or the account cannot use it).
     #[error("sign-in failed: {message}")]
     SignIn {
@@ -242,6 +249,11 @@ impl PortalError {
         matches!(self, PortalError::Unavailable { .. })
     }
 
+    /// The request was never sent because the run is stopping.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, PortalError::Stopped { .. })
+    }
+
     /// A write may have been applied although no (successful) response arrived: the connection
     /// closed or timed out after the request was sent, or a gateway failed in front of it. The
     /// caller settles it by reading the state back.
@@ -301,6 +313,7 @@ impl PortalError {
             PortalError::Http { kind, .. }
             | PortalError::Transport { kind, .. }
             | PortalError::Decode { kind, .. }
+            | PortalError::Stopped { kind }
             | PortalError::TokenRejected { kind, .. }
             | PortalError::Unavailable { kind, .. } => Some(*kind),
             PortalError::SignIn { .. } | PortalError::Setup(_) => None,

@@ -44,6 +44,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// How fast the client may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub(crate) struct Turn {
 
 /// The shared budget of one client (see the module doc).
 pub(crate) struct Pacer {
+    /// Cancelled when the run stops taking new work.
+    stopped: CancellationToken,
     permits: Arc<Semaphore>,
     state: Mutex<State>,
 }
@@ -116,6 +119,7 @@ impl Pacer {
             RateSetting::Auto => Control::Auto(Aimd::new(now)),
         };
         Pacer {
+            stopped: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(concurrency.get())),
             state: Mutex::new(State {
                 next_slot: now,
@@ -132,8 +136,31 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits for a concurrency permit, then for this request's rate slot.
-    pub(crate) async fn acquire(&self) -> Turn {
+    /// Refuse every request that has not started yet (an interrupt): waiting ones return
+    /// `None` at once; requests already on the wire are not affected.
+    pub(crate) fn stop(&self) {
+        self.stopped.cancel();
+    }
+
+    /// Sleep for `delay`, or until the pacer is stopped; `false` when stopped.
+    pub(crate) async fn sleep(&self, delay: Duration) -> bool {
+        tokio::select! {
+            _ = self.stopped.cancelled() => false,
+            _ = tokio::time::sleep(delay) => true,
+        }
+    }
+
+    /// Waits for a concurrency permit, then for this request's rate slot; `None` once the pacer
+    /// is stopped.
+    pub(crate) async fn acquire(&self) -> Option<Turn> {
+        tokio::select! {
+            biased;
+            _ = self.stopped.cancelled() => None,
+            turn = self.acquire_turn() => Some(turn),
+        }
+    }
+
+    async fn acquire_turn(&self) -> Turn {
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -480,7 +507,7 @@ mod tests {
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..11 {
-            times.push(pacer.acquire().await.sent_at - start);
+            times.push(pacer.acquire().await.unwrap().sent_at - start);
         }
         assert_eq!(times[0], Duration::ZERO, "no wait for the first request");
         let spacing = Duration::from_secs_f64(1.0 / 9.5);
@@ -498,12 +525,14 @@ mod tests {
             RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
         ));
         let start = Instant::now();
-        drop(pacer.acquire().await);
+        drop(pacer.acquire().await.unwrap());
         pacer.pause(Duration::from_secs(3));
         let mut tasks = Vec::new();
         for _ in 0..5 {
             let pacer = Arc::clone(&pacer);
-            tasks.push(tokio::spawn(async move { pacer.acquire().await.sent_at }));
+            tasks.push(tokio::spawn(async move {
+                pacer.acquire().await.unwrap().sent_at
+            }));
         }
         for t in tasks {
             let sent = t.await.unwrap();
@@ -519,11 +548,11 @@ mod tests {
             RateSetting::Fixed(NonZeroU32::new(1).unwrap()),
         ));
         let start = Instant::now();
-        drop(pacer.acquire().await);
+        drop(pacer.acquire().await.unwrap());
         // The next slot is ~1.05 s away; a 5 s pause arrives meanwhile.
         let waiter = {
             let pacer = Arc::clone(&pacer);
-            tokio::spawn(async move { pacer.acquire().await.sent_at })
+            tokio::spawn(async move { pacer.acquire().await.unwrap().sent_at })
         };
         tokio::time::sleep(ms(100)).await;
         pacer.pause(Duration::from_secs(5));
@@ -541,8 +570,8 @@ mod tests {
             NonZeroUsize::new(2).unwrap(),
             RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
         );
-        let a = pacer.acquire().await;
-        let _b = pacer.acquire().await;
+        let a = pacer.acquire().await.unwrap();
+        let _b = pacer.acquire().await.unwrap();
         let third = tokio::time::timeout(Duration::from_secs(1), pacer.acquire()).await;
         assert!(third.is_err(), "a third request must wait for a permit");
         drop(a);

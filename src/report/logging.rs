@@ -16,7 +16,11 @@ pub fn init(output: &OutputConfig) {
         (false, _) => "trace",
     };
     // Dependencies stay quiet unless asked: their debug output is noise for an administrator.
-    let directive = if output.verbosity >= 2 { default.to_owned() } else { format!("warn,bulk_groups={default}") };
+    let directive = if output.verbosity >= 2 {
+        default.to_owned()
+    } else {
+        format!("warn,bulk_groups={default}")
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directive));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -25,7 +29,10 @@ pub fn init(output: &OutputConfig) {
     let result = if output.json_logs {
         builder.json().with_current_span(false).try_init()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).without_time().try_init()
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .try_init()
     };
     // A second init (tests, demo inside a process that already logs) keeps the first subscriber.
     let _ = result;

@@ -25,7 +25,12 @@ pub struct Progress {
 
 impl Progress {
     /// Start showing progress: `bytes_read` of `total` roster bytes, `rows_done` results rows.
-    pub fn start(output: OutputConfig, bytes_read: Arc<AtomicU64>, total: Option<u64>, rows_done: Arc<AtomicU64>) -> Self {
+    pub fn start(
+        output: OutputConfig,
+        bytes_read: Arc<AtomicU64>,
+        total: Option<u64>,
+        rows_done: Arc<AtomicU64>,
+    ) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let show_bar = match output.progress {
             ProgressWhen::Never => false,
@@ -37,8 +42,10 @@ impl Progress {
         if show_bar {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(5));
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             let ticker = {
                 let bar = bar.clone();
@@ -50,7 +57,10 @@ impl Progress {
                     }
                 })
             };
-            return Progress { bar: Some(bar), ticker: Some(ticker) };
+            return Progress {
+                bar: Some(bar),
+                ticker: Some(ticker),
+            };
         }
         if plain {
             let ticker = tokio::spawn(async move {
@@ -60,12 +70,21 @@ impl Progress {
                     interval.tick().await;
                     let read = bytes_read.load(Ordering::Relaxed);
                     let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
-                    tracing::info!("progress: {read}{of} roster bytes read, {}", rows_message(&rows_done, started));
+                    tracing::info!(
+                        "progress: {read}{of} roster bytes read, {}",
+                        rows_message(&rows_done, started)
+                    );
                 }
             });
-            return Progress { bar: None, ticker: Some(ticker) };
+            return Progress {
+                bar: None,
+                ticker: Some(ticker),
+            };
         }
-        Progress { bar: None, ticker: None }
+        Progress {
+            bar: None,
+            ticker: None,
+        }
     }
 
     /// Stop and clear the display.

@@ -99,7 +99,10 @@ impl Summary {
             org_id: None,
             caller: None,
             dry_run,
-            roster: RosterInfo { path: roster_path, ..RosterInfo::default() },
+            roster: RosterInfo {
+                path: roster_path,
+                ..RosterInfo::default()
+            },
             counts: Status::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
             group_counts: GroupStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
             groups_created: 0,
@@ -118,21 +121,27 @@ impl Summary {
             self.counts.insert(status.as_str(), counts.get(status));
         }
         for group_status in GroupStatus::ALL {
-            self.group_counts.insert(group_status.as_str(), counts.groups(group_status));
+            self.group_counts
+                .insert(group_status.as_str(), counts.groups(group_status));
         }
         self.groups_created = counts.groups(GroupStatus::Created);
-        self.roster.rows = counts.total() - self.counts[Status::Removed.as_str()]
+        self.roster.rows = counts.total()
+            - self.counts[Status::Removed.as_str()]
             - self.counts[Status::NotRemoved.as_str()]
             - self.counts[Status::WouldRemove.as_str()];
         let settled = counts.get(Status::Added) + counts.get(Status::AlreadyMember);
         if self.elapsed_seconds > 0.0 {
-            self.memberships_per_second = (settled as f64 / self.elapsed_seconds * 10.0).round() / 10.0;
+            self.memberships_per_second =
+                (settled as f64 / self.elapsed_seconds * 10.0).round() / 10.0;
         }
     }
 
     /// Write the JSON summary atomically: a sibling temporary file renamed over `path`.
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         serde_json::to_writer_pretty(&mut tmp, self)?;
         tmp.write_all(b"\n")?;
@@ -144,15 +153,27 @@ impl Summary {
     /// The human summary for stderr.
     pub fn to_text(&self, results: &str) -> String {
         let mut out = String::new();
-        let nonzero: Vec<String> =
-            self.counts.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{s} {n}")).collect();
-        let groups: Vec<String> =
-            self.group_counts.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+        let nonzero: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let groups: Vec<String> = self
+            .group_counts
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         out.push_str(&format!(
             "{} rows in {:.1} s: {}\n",
             self.roster.rows,
             self.elapsed_seconds,
-            if nonzero.is_empty() { "nothing to do".to_owned() } else { nonzero.join(", ") }
+            if nonzero.is_empty() {
+                "nothing to do".to_owned()
+            } else {
+                nonzero.join(", ")
+            }
         ));
         if !groups.is_empty() {
             out.push_str(&format!("groups: {}\n", groups.join(", ")));
@@ -197,11 +218,26 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         let summary = Summary::new("https://example.com".into(), "r.csv".into(), false);
         summary.write_json(&path).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for key in [
-            "version", "exit_code", "error", "started", "elapsed_seconds", "portal", "org_id", "caller", "roster",
-            "counts", "group_counts", "requests", "retries", "throttled", "memberships_per_second",
-            "guard_tripped", "input_not_read_after_line",
+            "version",
+            "exit_code",
+            "error",
+            "started",
+            "elapsed_seconds",
+            "portal",
+            "org_id",
+            "caller",
+            "roster",
+            "counts",
+            "group_counts",
+            "requests",
+            "retries",
+            "throttled",
+            "memberships_per_second",
+            "guard_tripped",
+            "input_not_read_after_line",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
@@ -209,6 +245,10 @@ mod tests {
             assert!(v["roster"].get(key).is_some(), "missing roster.{key}");
         }
         assert_eq!(v["counts"].as_object().unwrap().len(), Status::ALL.len());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub fn sim_config(users: &[&str]) -> SimConfig {
     SimConfig {
         users: users
             .iter()
-            .map(|u| SimUser { password: Some(format!("pw-{u}")), ..SimUser::new(*u) })
+            .map(|u| SimUser {
+                password: Some(format!("pw-{u}")),
+                ..SimUser::new(*u)
+            })
             .collect(),
         ..SimConfig::default()
     }
@@ -39,7 +42,9 @@ pub struct Workdir {
 
 impl Workdir {
     pub fn new() -> Self {
-        Workdir { dir: tempfile::tempdir().expect("tempdir") }
+        Workdir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -60,7 +65,10 @@ pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportC
         roster_options: RosterOptions::default(),
         results: ResultsTarget::Path(results.to_owned()),
         portal: PortalUrl::parse(&sim.url).expect("sim url"),
-        credentials: Credentials::Password { username: "admin".into(), password: "admin-password".to_owned().into() },
+        credentials: Credentials::Password {
+            username: "admin".into(),
+            password: "admin-password".to_owned().into(),
+        },
         client: ClientOptions {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
@@ -72,7 +80,12 @@ pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportC
         plan: PlanOptions::default(),
         max_duration: None,
         summary_json: None,
-        output: OutputConfig { progress: ProgressWhen::Never, quiet: true, verbosity: 0, json_logs: false },
+        output: OutputConfig {
+            progress: ProgressWhen::Never,
+            quiet: true,
+            verbosity: 0,
+            json_logs: false,
+        },
     }
 }
 
@@ -97,8 +110,25 @@ pub struct Res {
 /// Parse a results file; checks the header.
 pub fn read_results(path: &Path) -> Vec<Res> {
     let mut reader = csv::Reader::from_path(path).expect("results file");
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header, ["line", "group", "group_id", "group_status", "username", "role", "status", "reason"]);
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "line",
+            "group",
+            "group_id",
+            "group_status",
+            "username",
+            "role",
+            "status",
+            "reason"
+        ]
+    );
     reader
         .records()
         .map(|r| {
@@ -122,7 +152,10 @@ pub fn by_line(rows: &[Res]) -> BTreeMap<u64, Res> {
     let mut out = BTreeMap::new();
     for row in rows.iter().filter(|r| !r.line.is_empty()) {
         let line: u64 = row.line.parse().expect("numeric line");
-        assert!(out.insert(line, row.clone()).is_none(), "line {line} reported twice");
+        assert!(
+            out.insert(line, row.clone()).is_none(),
+            "line {line} reported twice"
+        );
     }
     out
 }
@@ -139,9 +172,16 @@ pub fn status_counts(rows: &[Res]) -> BTreeMap<String, usize> {
 /// The sorted member usernames (plain members and admins, owner excluded) of a sim group.
 pub fn members_of(sim: &RunningSim, title: &str) -> (Vec<String>, Vec<String>) {
     let state = sim.state();
-    let group = state.group(title).unwrap_or_else(|| panic!("group {title} exists"));
+    let group = state
+        .group(title)
+        .unwrap_or_else(|| panic!("group {title} exists"));
     let mut users = group.users.clone();
-    let mut admins: Vec<String> = group.admins.iter().filter(|a| **a != group.owner).cloned().collect();
+    let mut admins: Vec<String> = group
+        .admins
+        .iter()
+        .filter(|a| **a != group.owner)
+        .cloned()
+        .collect();
     users.sort();
     admins.sort();
     (users, admins)
