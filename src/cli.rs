@@ -43,7 +43,7 @@ pub struct Cli {
 pub enum Command {
     /// Create missing groups and add the roster's members; write a results CSV.
     #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
-    Import(ImportArgs),
+    Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(
         after_help = "Examples:\n  bulk-groups validate roster.csv\n  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv\n\nExit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable."

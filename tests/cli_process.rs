@@ -82,7 +82,9 @@ async fn usage_errors_are_one_clear_line_and_exit_2() {
     let dir = Workdir::new();
     let good = dir.write("r.csv", "group,username\nG,amy\n");
     let no_user_column = dir.write("bad.csv", "group,name\nG,amy\n");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    /// Arguments, environment, and a word the one-line error must contain.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec!["import", good.to_str().unwrap()],
             vec![],
