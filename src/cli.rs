@@ -15,6 +15,8 @@ Credentials (never on the command line):
   ARCGIS_TOKEN_FILE                  a file holding such a token
   --username / ARCGIS_USERNAME       a built-in account, with its password from
                                      ARCGIS_PASSWORD, --password-file FILE or --password-stdin
+The account or API key needs the administrative privileges to create groups and to assign members
+to groups; without them the run stops before any write (exit 3).
 
 Exit codes: 0 all rows fine, 1 some rows need attention (see the results file), 2 usage or input
 error, 3 authentication or permission failure, 4 portal unreachable or kept failing, 5 another run
@@ -22,16 +24,54 @@ holds the lock for this results file, 130 interrupted.";
 
 const IMPORT_EXAMPLES: &str = "\
 Examples:
-  # see what would happen, without writing anything
-  ARCGIS_API_KEY=... bulk-groups import roster.csv --portal https://myorg.maps.arcgis.com --dry-run
-  # the real run; results in roster.results.csv
-  ARCGIS_API_KEY=... bulk-groups import roster.csv --portal https://myorg.maps.arcgis.com
+  # 1. see what would happen, without writing anything (results in plan.csv)
+  export ARCGIS_PORTAL=https://myorg.maps.arcgis.com ARCGIS_API_KEY=...
+  bulk-groups import roster.csv --dry-run --results plan.csv
+  # 2. the real run; results in roster.results.csv
+  bulk-groups import roster.csv
   # nightly, from an HR export: also remove members no longer listed (guarded)
-  bulk-groups import /data/hr/groups.csv --sync --max-removals 10% --summary-json /var/log/bulk-groups.json";
+  bulk-groups import /data/hr/groups.csv --sync --max-removals 10% --min-rows 500 \\
+      --results /var/lib/bulk-groups/groups.results.csv \\
+      --summary-json /var/lib/bulk-groups/summary.json";
+
+const TOP_EXAMPLES: &str = "\
+Start here:
+  bulk-groups demo                       a full import against a built-in simulated portal
+  bulk-groups validate roster.csv        check a roster offline
+  bulk-groups import roster.csv --dry-run
+  bulk-groups import roster.csv
+
+See 'bulk-groups help <COMMAND>' for each command's options, examples and exit codes.";
+
+const VALIDATE_HELP: &str = "\
+Examples:
+  bulk-groups validate roster.csv
+  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv
+  bulk-groups validate --groups groups.csv roster.csv
+
+Exit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable (unreadable, empty, or a
+required column missing or ambiguous).";
+
+const DEMO_HELP: &str = "\
+Starts a simulated portal on a loopback port inside the process and imports the bundled samples
+into it through the same code as `import`: no account, no network, a few seconds. The samples
+contain an invalid row, a duplicate row and two users the portal refuses, on purpose, so the import
+summary says 'exit code 1'; the demo itself exits 0 when that outcome is exactly the expected one.
+The last line on stdout is `results: <path of the results CSV>` (kept).
+
+Example:
+  bulk-groups demo";
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  bulk-groups completions bash > /etc/bash_completion.d/bulk-groups
+  bulk-groups completions zsh > \"${fpath[1]}/_bulk-groups\"
+  bulk-groups completions fish > ~/.config/fish/completions/bulk-groups.fish
+  bulk-groups completions powershell >> $PROFILE";
 
 /// Keep ArcGIS portal groups in step with a roster CSV.
 #[derive(Debug, Parser)]
-#[command(name = "bulk-groups", version, about, propagate_version = true)]
+#[command(name = "bulk-groups", version, about, propagate_version = true, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -45,27 +85,22 @@ pub enum Command {
     #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
     Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
-    #[command(
-        after_help = "Examples:\n  bulk-groups validate roster.csv\n  bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv\n\nExit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable."
-    )]
+    #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
-    #[command(
-        after_help = "Runs in seconds with no account and no network; prints the summary and \
-        the path of the results CSV.\n\nExample:\n  bulk-groups demo"
-    )]
+    #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
     /// Print a shell completion script.
-    #[command(
-        after_help = "Example:\n  bulk-groups completions bash > /etc/bash_completion.d/bulk-groups"
-    )]
+    #[command(after_help = COMPLETIONS_HELP)]
     Completions {
         /// The shell.
         #[arg(value_enum, value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) on stdout.
-    #[command(after_help = "Example:\n  bulk-groups man > bulk-groups.1")]
+    #[command(
+        after_help = "Examples:\n  bulk-groups man > bulk-groups.1 && man ./bulk-groups.1\n  bulk-groups man | gzip > /usr/local/share/man/man1/bulk-groups.1.gz"
+    )]
     Man,
 }
 
@@ -129,7 +164,8 @@ pub struct ImportArgs {
     #[arg(value_name = "ROSTER|-")]
     pub roster: String,
 
-    /// Portal URL, as pasted from the browser (ArcGIS Online, Location Platform or Enterprise).
+    /// Portal URL, as pasted from the browser: https://www.arcgis.com, https://myorg.maps.arcgis.com or
+    /// https://host/webadaptor, with or without /sharing/rest. Plain http:// only for localhost.
     #[arg(
         long,
         env = "ARCGIS_PORTAL",
@@ -161,10 +197,12 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE", help_heading = "Connection")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Results CSV (`-` for stdout); default `<roster stem>.results.csv` in the current directory.
+    /// Results CSV (`-` for stdout); default `<roster stem>.results.csv` in the current directory. A
+    /// lock on `<FILE>.lock` lets only one run at a time use a results file.
     #[arg(long, value_name = "FILE|-", help_heading = "Import")]
     pub results: Option<String>,
-    /// Read the portal and write the plan as results; make no write calls.
+    /// Read the portal and write the plan as results (`would_*` statuses); make no write calls. The
+    /// sync guard is still checked and gives the same exit code as a real run.
     #[arg(long, help_heading = "Import")]
     pub dry_run: bool,
     /// Also remove plain members of the roster's groups who are not in the roster.
@@ -173,7 +211,8 @@ pub struct ImportArgs {
     /// With --sync, remove group managers who are not in the roster too.
     #[arg(long, requires = "sync", help_heading = "Import")]
     pub sync_admins: bool,
-    /// Removal guard for --sync, per group: a count (N) or a percentage of the members (P%, floor 5).
+    /// Removal guard for --sync, per group: a count (N) or a percentage of the group's members (P%,
+    /// never fewer than 5). If any group would exceed it, nothing at all is removed in this run.
     #[arg(
         long,
         value_name = "N|P%",
