@@ -6,13 +6,15 @@
 //! *before* its rate slot, so the time it is sent is the slot time; taking the slot first would
 //! let requests whose slots passed while they waited for a permit leave in a burst.
 //!
-//! **Rate.** A hand-written pacer rather than `governor`: each request reserves the next start
-//! slot (`next = max(now, next, pause_until) + 1/rate`) and sleeps until it. That is GCRA with a
-//! burst of one (smooth pacing, no bursts after idle time — what `governor` gives with
-//! `allow_burst(1)`), plus what `governor` lacks here: the rate can change at any time (governor
-//! quotas are immutable), waiters are served in reservation order (governor's `until_ready` is a
-//! poll-and-sleep loop that needs jitter against herds), a shared pause is one field, and it runs
-//! on tokio's clock so tests can pause time.
+//! **Rate.** One `governor` direct limiter (GCRA) with a burst of one: smooth pacing, no burst
+//! after idle time (governor's default burst equals the per-second quota, which a portal with a
+//! sliding one-second window answers with 429s). Two adaptations, each for a reason:
+//! - governor's quotas are immutable, so `--rate auto` swaps in a new limiter when the
+//!   controller changes the rate (a fresh limiter allows one immediate request: no burst);
+//! - governor runs on a clock we give it ([`TokioClock`], tokio's pausable clock) and we wait
+//!   with tokio timers on its `NotUntil` answer instead of `until_ready` (which sleeps on its own
+//!   timer, invisible to tokio's test clock). Waiters that lose a race simply wait again.
+//! A shared pause (`Retry-After`) sits in front of the limiter.
 //!
 //! **Fixed rate** (`--rate N`): a hard ceiling. Requests are paced at `N × 0.95`: a portal that
 //! counts requests in a sliding one-second window sees request *k* and request *k−N* exactly one
@@ -42,6 +44,10 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -84,9 +90,34 @@ pub(crate) struct Pacer {
     state: Mutex<State>,
 }
 
+/// governor's clock on tokio's time: pacing decisions follow tokio's clock, which tests can
+/// pause and advance.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> Self::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+/// A limiter releasing one request every `1/rate` seconds, never in bursts.
+fn limiter_for(rate: f64) -> Arc<Limiter> {
+    let period = Duration::from_secs_f64(1.0 / rate.max(Aimd::MIN));
+    let quota = Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::MIN);
+    Arc::new(RateLimiter::direct_with_clock(quota, TokioClock))
+}
+
 struct State {
-    /// The earliest start of the next reserved slot.
-    next_slot: Instant,
+    /// The limiter for the current rate, and that rate.
+    limiter: Arc<Limiter>,
+    limiter_rate: f64,
     /// No request starts before this (Retry-After).
     pause_until: Option<Instant>,
     /// Incremented whenever a pause is set or extended.
@@ -118,11 +149,13 @@ impl Pacer {
             },
             RateSetting::Auto => Control::Auto(Aimd::new(now)),
         };
+        let rate = control.rate();
         Pacer {
             stopped: CancellationToken::new(),
             permits: Arc::new(Semaphore::new(concurrency.get())),
             state: Mutex::new(State {
-                next_slot: now,
+                limiter: limiter_for(rate),
+                limiter_rate: rate,
                 pause_until: None,
                 pause_epoch: 0,
                 control,
@@ -166,29 +199,31 @@ impl Pacer {
             .await
             .expect("the pacer's semaphore is never closed");
         loop {
-            let (slot, epoch) = {
-                let mut s = self.lock();
-                let mut start = Instant::now().max(s.next_slot);
-                if let Some(until) = s.pause_until {
-                    start = start.max(until);
-                }
-                s.next_slot = start + Duration::from_secs_f64(1.0 / s.control.rate());
-                (start, s.pause_epoch)
+            let (limiter, pause_until) = {
+                let s = self.lock();
+                (Arc::clone(&s.limiter), s.pause_until)
             };
-            tokio::time::sleep_until(slot).await;
+            if let Some(until) = pause_until.filter(|until| *until > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            if let Err(not_until) = limiter.check() {
+                tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
+                continue;
+            }
             let mut s = self.lock();
             let now = Instant::now();
-            let paused = s.pause_until.is_some_and(|until| until > now);
-            if s.pause_epoch == epoch || !paused {
-                if let Control::Auto(aimd) = &mut s.control {
-                    aimd.on_send(now);
-                }
-                return Turn {
-                    _permit: permit,
-                    sent_at: now,
-                };
+            if s.pause_until.is_some_and(|until| until > now) {
+                // A pause began while we waited: it covers this request too.
+                continue;
             }
-            // A pause began while we slept and covers our slot: reserve again after it.
+            if let Control::Auto(aimd) = &mut s.control {
+                aimd.on_send(now);
+            }
+            return Turn {
+                _permit: permit,
+                sent_at: now,
+            };
         }
     }
 
@@ -207,6 +242,11 @@ impl Pacer {
         let mut s = self.lock();
         if let Control::Auto(aimd) = &mut s.control {
             aimd.on_reply(Instant::now(), sent_at, latency, signal);
+            let rate = aimd.rate();
+            if rate != s.limiter_rate {
+                s.limiter = limiter_for(rate);
+                s.limiter_rate = rate;
+            }
         }
     }
 
