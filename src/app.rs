@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, ImportArgs, ValidateArgs};
 use crate::config::{self, ImportConfig, OutputConfig, ProcessEnvironment};
 use crate::exit::Exit;
-use crate::report::logging;
+use crate::report::{Summary, logging};
 
 /// Run one command to completion.
 pub fn main(cli: Cli) -> Exit {
@@ -52,6 +52,19 @@ fn import(args: &ImportArgs) -> Exit {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
+            // The JSON summary is written on every exit path, usage errors included.
+            if let Some(path) = &args.summary_json {
+                let mut summary =
+                    Summary::new(args.portal.clone(), args.roster.clone(), args.dry_run);
+                summary.exit_code = Exit::Usage.code();
+                summary.error = Some(e.to_string());
+                if let Err(write_error) = summary.write_json(path) {
+                    eprintln!(
+                        "error: cannot write the summary {}: {write_error}",
+                        path.display()
+                    );
+                }
+            }
             return Exit::Usage;
         }
     };

@@ -4,8 +4,8 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -19,7 +19,8 @@ use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::portal::{PortalClient, PortalError};
 use crate::report::{
-    Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary,
+    Counters, Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status,
+    Summary,
 };
 use crate::roster::{self, RosterReader, Row, RowKind, Source, UserKey};
 
@@ -110,7 +111,8 @@ async fn attempt(
         Ok(reader) => reader,
         Err(e) => return Attempt::early(Exit::Usage, e.to_string()),
     };
-    summary.roster.set_dialect(&reader.dialect());
+    let dialect = reader.dialect();
+    summary.roster.set_dialect(&dialect);
     summary.roster.sha256 = match &config.roster {
         Source::Path(path) => sha256_file(path).ok(),
         Source::Stdin => None,
@@ -150,20 +152,17 @@ async fn attempt(
             return Attempt::early(Exit::Usage, format!("cannot write the results file: {e}"));
         }
     };
-    tracing::info!(
-        portal = %config.portal,
-        roster = %summary.roster.path,
-        sha256 = summary.roster.sha256.as_deref().unwrap_or("-"),
-        dialect = %format!("{}, delimiter '{}'{}", summary.roster.encoding, summary.roster.delimiter.escape_debug(), if summary.roster.bom { ", BOM" } else { "" }),
-        "starting import"
-    );
 
     let rows_done = Arc::new(AtomicU64::new(0));
+    let signed_in = Arc::new(OnceLock::new());
     let progress = Progress::start(
         config.output,
-        bytes_read,
-        roster_size(&config.roster),
-        rows_done.clone(),
+        Counters {
+            bytes_read,
+            total_bytes: roster_size(&config.roster),
+            rows_done: rows_done.clone(),
+            client: signed_in.clone(),
+        },
     );
 
     // Sign in and check who we are, before any write.
@@ -174,6 +173,16 @@ async fn attempt(
     };
     let (exit, error, client, engine) = match preflight {
         Ok((client, caller, caller_groups)) => {
+            tracing::info!(
+                portal = %config.portal,
+                org = %caller.org_id,
+                caller = %caller.username,
+                roster = %summary.roster.path,
+                sha256 = summary.roster.sha256.as_deref().unwrap_or("-"),
+                dialect = %dialect,
+                "starting import"
+            );
+            let _ = signed_in.set(client.clone());
             summary.org_id = Some(caller.org_id.clone());
             summary.caller = Some(caller.username.clone());
             let ctx = Arc::new(RunContext::new(
@@ -278,7 +287,7 @@ async fn preflight(
     let portal = client.portal_self().await?;
     let me = client.community_self().await?;
     let org_id = me.org_id.clone().unwrap_or_else(|| portal.id.clone());
-    tracing::info!(
+    tracing::debug!(
         portal = %config.portal,
         name = portal.name.as_deref().unwrap_or("-"),
         org = %org_id,

@@ -7,7 +7,7 @@ mod results;
 mod summary;
 
 pub use model::*;
-pub use progress::Progress;
+pub use progress::{Counters, Progress};
 pub use results::{
     Counts, RESULTS_HEADER, ResultsSender, ResultsTarget, ResultsTask, ResultsWriter, encode_row,
 };

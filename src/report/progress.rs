@@ -4,8 +4,8 @@
 //! output when stderr is not a terminal, so summaries and errors are logged instead.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,6 +13,41 @@ use tokio::task::JoinHandle;
 
 use crate::cli::ProgressWhen;
 use crate::config::OutputConfig;
+use crate::portal::PortalClient;
+
+/// What progress reads: roster bytes consumed, results rows done, and the portal client once
+/// signed in (for requests per second and throttling).
+#[derive(Clone)]
+pub struct Counters {
+    /// Roster bytes read so far.
+    pub bytes_read: Arc<AtomicU64>,
+    /// Roster size, when known (a file).
+    pub total_bytes: Option<u64>,
+    /// Results rows written so far.
+    pub rows_done: Arc<AtomicU64>,
+    /// Set once the run has signed in.
+    pub client: Arc<OnceLock<PortalClient>>,
+}
+
+impl Counters {
+    fn message(&self, started: Instant) -> String {
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let done = self.rows_done.load(Ordering::Relaxed);
+        let mut text = format!("{done} rows done ({:.0}/s)", done as f64 / secs);
+        if let Some(client) = self.client.get() {
+            let stats = client.stats();
+            let requests = stats.total_requests();
+            text.push_str(&format!(
+                ", {requests} requests ({:.1}/s)",
+                requests as f64 / secs
+            ));
+            if stats.throttled > 0 {
+                text.push_str(&format!(", throttled {}", stats.throttled));
+            }
+        }
+        text
+    }
+}
 
 /// How often the plain (non-terminal) progress line is written.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -25,12 +60,8 @@ pub struct Progress {
 
 impl Progress {
     /// Start showing progress: `bytes_read` of `total` roster bytes, `rows_done` results rows.
-    pub fn start(
-        output: OutputConfig,
-        bytes_read: Arc<AtomicU64>,
-        total: Option<u64>,
-        rows_done: Arc<AtomicU64>,
-    ) -> Self {
+    pub fn start(output: OutputConfig, counters: Counters) -> Self {
+        let total = counters.total_bytes;
         let terminal = std::io::stderr().is_terminal();
         let show_bar = match output.progress {
             ProgressWhen::Never => false,
@@ -51,8 +82,8 @@ impl Progress {
                 let bar = bar.clone();
                 tokio::spawn(async move {
                     loop {
-                        bar.set_position(bytes_read.load(Ordering::Relaxed));
-                        bar.set_message(rows_message(&rows_done, started));
+                        bar.set_position(counters.bytes_read.load(Ordering::Relaxed));
+                        bar.set_message(counters.message(started));
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 })
@@ -68,11 +99,11 @@ impl Progress {
                 interval.tick().await;
                 loop {
                     interval.tick().await;
-                    let read = bytes_read.load(Ordering::Relaxed);
+                    let read = counters.bytes_read.load(Ordering::Relaxed);
                     let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
                     tracing::info!(
                         "progress: {read}{of} roster bytes read, {}",
-                        rows_message(&rows_done, started)
+                        counters.message(started)
                     );
                 }
             });
@@ -96,10 +127,4 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-fn rows_message(rows_done: &AtomicU64, started: Instant) -> String {
-    let done = rows_done.load(Ordering::Relaxed);
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    format!("{done} rows done ({:.0} rows/s)", done as f64 / secs)
 }
