@@ -450,7 +450,7 @@ impl Engine {
         self.waiting_rows -= waiting.len();
         match result {
             Ok(resolved) => {
-                tracing::info!(group = %resolved.title, id = %resolved.id, status = %resolved.status, "group resolved");
+                tracing::debug!(group = %resolved.title, id = %resolved.id, status = %resolved.status, "group resolved");
                 group.state = GroupState::Ready(Box::new(ReadyGroup {
                     target: Target {
                         id: resolved.id,

@@ -88,6 +88,7 @@ impl Progress {
                     }
                 })
             };
+            super::logging::set_active_bar(Some(bar.clone()));
             return Progress {
                 bar: Some(bar),
                 ticker: Some(ticker),
@@ -124,6 +125,7 @@ impl Progress {
             ticker.abort();
         }
         if let Some(bar) = self.bar {
+            super::logging::set_active_bar(None);
             bar.finish_and_clear();
         }
     }
