@@ -18,7 +18,7 @@ mod sync;
 use std::collections::HashMap;
 
 pub use context::Caller;
-pub use run::{ImportRun, RunOutcome, run};
+pub use run::{RunOutcome, run};
 
 use crate::portal::{GroupMembers, PortalError};
 use crate::roster::{Role, UserKey};

@@ -43,9 +43,6 @@ pub struct RunOutcome {
     pub results: String,
 }
 
-/// Alias kept for readability at call sites that name the whole run.
-pub type ImportRun = RunOutcome;
-
 /// Run one import to the end. `cancel` is the interrupt (SIGINT/SIGTERM); `--max-duration`
 /// triggers it too.
 pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome {
@@ -59,15 +56,18 @@ pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome 
         ResultsTarget::Path(p) => p.display().to_string(),
         ResultsTarget::Stdout => "-".to_owned(),
     };
-    if let Some(limit) = config.max_duration {
+    let deadline = config.max_duration.map(|limit| {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             tokio::time::sleep(limit).await;
             tracing::warn!("--max-duration reached");
             cancel.cancel();
-        });
-    }
+        })
+    });
     let outcome = attempt(&config, &cancel, &mut summary).await;
+    if let Some(deadline) = deadline {
+        deadline.abort();
+    }
     finish(outcome, &config, summary, results, started)
 }
 
