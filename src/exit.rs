@@ -51,7 +51,11 @@ impl Exit {
 
     /// The exit that wins when both `self` and `other` apply.
     pub fn worst(self, other: Exit) -> Exit {
-        if other.precedence() < self.precedence() { other } else { self }
+        if other.precedence() < self.precedence() {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -73,7 +77,15 @@ mod tests {
 
     #[test]
     fn precedence_follows_the_spec_order() {
-        let order = [Interrupted, Locked, Usage, Auth, PortalUnavailable, RowsNeedAttention, Success];
+        let order = [
+            Interrupted,
+            Locked,
+            Usage,
+            Auth,
+            PortalUnavailable,
+            RowsNeedAttention,
+            Success,
+        ];
         for (i, a) in order.iter().enumerate() {
             for b in &order[i..] {
                 assert_eq!(a.worst(*b), *a, "{a:?} vs {b:?}");
@@ -84,10 +96,18 @@ mod tests {
 
     #[test]
     fn codes_are_the_documented_numbers() {
-        let codes: Vec<u8> = [Success, RowsNeedAttention, Usage, Auth, PortalUnavailable, Locked, Interrupted]
-            .iter()
-            .map(|e| e.code())
-            .collect();
+        let codes: Vec<u8> = [
+            Success,
+            RowsNeedAttention,
+            Usage,
+            Auth,
+            PortalUnavailable,
+            Locked,
+            Interrupted,
+        ]
+        .iter()
+        .map(|e| e.code())
+        .collect();
         assert_eq!(codes, [0, 1, 2, 3, 4, 5, 130]);
     }
 }

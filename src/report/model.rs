@@ -70,7 +70,11 @@ impl Status {
     pub fn needs_attention(self) -> bool {
         matches!(
             self,
-            Status::Invalid | Status::NotAdded | Status::NotRemoved | Status::Failed | Status::NotAttempted
+            Status::Invalid
+                | Status::NotAdded
+                | Status::NotRemoved
+                | Status::Failed
+                | Status::NotAttempted
         )
     }
 }
@@ -97,8 +101,12 @@ pub enum GroupStatus {
 
 impl GroupStatus {
     /// Every group status, in the documented order.
-    pub const ALL: [GroupStatus; 4] =
-        [GroupStatus::Created, GroupStatus::Existing, GroupStatus::WouldCreate, GroupStatus::Failed];
+    pub const ALL: [GroupStatus; 4] = [
+        GroupStatus::Created,
+        GroupStatus::Existing,
+        GroupStatus::WouldCreate,
+        GroupStatus::Failed,
+    ];
 
     /// The spelling used in the results file.
     pub fn as_str(self) -> &'static str {
