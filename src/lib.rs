@@ -13,3 +13,4 @@ pub mod portal;
 pub mod report;
 pub mod roster;
 pub mod sim;
+pub mod validate;

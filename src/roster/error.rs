@@ -1,0 +1,74 @@
+//! Run-wide input errors: the roster (or `--groups` file) cannot be used at all. Per-row problems
+//! are not errors — they are `invalid` rows (`RowKind::Invalid`). Every `RosterError` is a usage
+//! error (exit 2), raised before any portal contact.
+
+use std::io;
+
+use crate::exit::Exit;
+
+/// Why a roster or groups file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// The file could not be opened.
+    #[error("cannot open {what}: {source}")]
+    Open {
+        /// Which file, e.g. `roster 'x.csv'`.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading failed (before or while streaming).
+    #[error("cannot read {what}: {source}")]
+    Read {
+        /// Which file.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// The input has no header line at all.
+    #[error("{what} is empty: it has no header line")]
+    Empty {
+        /// Which file.
+        what: String,
+    },
+    /// A required column is missing.
+    #[error("{what}: {message}")]
+    MissingColumn {
+        /// Which file.
+        what: String,
+        /// Which column is missing, what names are accepted and what the header has.
+        message: String,
+    },
+    /// Two header cells map to the same field.
+    #[error("{what}: columns '{first}' and '{second}' both mean '{field}'; keep only one of them")]
+    DuplicateColumn {
+        /// Which file.
+        what: String,
+        /// The field both name.
+        field: String,
+        /// The first header cell.
+        first: String,
+        /// The second header cell.
+        second: String,
+    },
+    /// A row of the `--groups` file is unusable (groups-file problems are configuration
+    /// errors, not per-row results).
+    #[error("{what} line {line}: {reason}")]
+    GroupsFile {
+        /// Which file.
+        what: String,
+        /// Physical line of the bad row.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl RosterError {
+    /// The exit code: always a usage error (2); nothing has been sent to the portal.
+    pub fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}

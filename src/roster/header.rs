@@ -1,0 +1,287 @@
+//! Header names → roster fields (product spec §2.1/§2.2): names are matched case-insensitively,
+//! ignoring spaces, `_` and `-`, with a fixed alias table. `title` is deliberately not an alias
+//! of `group`: HR exports use "Title" for job titles.
+
+use std::fmt;
+
+/// A column the roster (or the `--groups` file) understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// `group` — the group title.
+    Group,
+    /// `group_id` — a 32-hex group id.
+    GroupId,
+    /// `username`
+    Username,
+    /// `role`
+    Role,
+    /// `description`
+    Description,
+    /// `snippet`
+    Snippet,
+    /// `tags`
+    Tags,
+    /// `access`
+    Access,
+    /// `is_invitation_only`
+    IsInvitationOnly,
+    /// `is_view_only`
+    IsViewOnly,
+    /// `sort_field`
+    SortField,
+    /// `sort_order`
+    SortOrder,
+    /// `membership_access`
+    MembershipAccess,
+    /// `auto_join`
+    AutoJoin,
+    /// `leaving_disallowed`
+    LeavingDisallowed,
+    /// `hidden_members`
+    HiddenMembers,
+    /// `phone`
+    Phone,
+}
+
+impl Field {
+    /// Every field, in documentation order.
+    pub const ALL: [Field; 17] = [
+        Field::Group,
+        Field::GroupId,
+        Field::Username,
+        Field::Role,
+        Field::Description,
+        Field::Snippet,
+        Field::Tags,
+        Field::Access,
+        Field::IsInvitationOnly,
+        Field::IsViewOnly,
+        Field::SortField,
+        Field::SortOrder,
+        Field::MembershipAccess,
+        Field::AutoJoin,
+        Field::LeavingDisallowed,
+        Field::HiddenMembers,
+        Field::Phone,
+    ];
+
+    /// The documented column name.
+    pub fn canonical(self) -> &'static str {
+        self.names()[0]
+    }
+
+    /// The documented name followed by its aliases.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Field::Group => &["group", "group_title", "group_name"],
+            Field::GroupId => &["group_id", "groupid"],
+            Field::Username => &["username", "user", "user_name", "member", "login"],
+            Field::Role => &["role", "member_type"],
+            Field::Description => &["description"],
+            Field::Snippet => &["snippet"],
+            Field::Tags => &["tags"],
+            Field::Access => &["access"],
+            Field::IsInvitationOnly => &["is_invitation_only"],
+            Field::IsViewOnly => &["is_view_only"],
+            Field::SortField => &["sort_field"],
+            Field::SortOrder => &["sort_order"],
+            Field::MembershipAccess => &["membership_access"],
+            Field::AutoJoin => &["auto_join"],
+            Field::LeavingDisallowed => &["leaving_disallowed"],
+            Field::HiddenMembers => &["hidden_members"],
+            Field::Phone => &["phone"],
+        }
+    }
+
+    /// The field a header cell names, if any.
+    pub fn from_header(name: &str) -> Option<Field> {
+        let wanted = normalize(name);
+        Field::ALL
+            .into_iter()
+            .find(|f| f.names().iter().any(|alias| normalize(alias) == wanted))
+    }
+
+    /// Whether this is a group-definition column (used only when a group is created).
+    pub fn is_definition(self) -> bool {
+        !matches!(
+            self,
+            Field::Group | Field::GroupId | Field::Username | Field::Role
+        )
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.canonical())
+    }
+}
+
+/// The comparison form of a header name: lower case, without whitespace, `_`, `-` (and without
+/// a stray U+FEFF, which some tools leave when a BOM is duplicated).
+pub(crate) fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace() && *c != '_' && *c != '-' && *c != '\u{feff}')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Which column index holds which field, as decided from a header line.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    index: [Option<usize>; Field::ALL.len()],
+    names: Vec<String>,
+    unknown: Vec<String>,
+}
+
+/// Two header cells that name the same field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DuplicateColumn {
+    pub(crate) field: Field,
+    pub(crate) first: String,
+    pub(crate) second: String,
+}
+
+impl ColumnMap {
+    /// Map header cells (already trimmed) to fields. Unknown names are collected, not errors.
+    pub(crate) fn new(cells: Vec<String>) -> Result<ColumnMap, DuplicateColumn> {
+        let mut index = [None; Field::ALL.len()];
+        let mut unknown = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            match Field::from_header(cell) {
+                Some(field) => {
+                    if let Some(first) = index[field.index()] {
+                        let first: usize = first;
+                        return Err(DuplicateColumn {
+                            field,
+                            first: cells[first].clone(),
+                            second: cell.clone(),
+                        });
+                    }
+                    index[field.index()] = Some(i);
+                }
+                None => unknown.push(if cell.is_empty() {
+                    format!("(unnamed column {})", i + 1)
+                } else {
+                    cell.clone()
+                }),
+            }
+        }
+        Ok(ColumnMap {
+            index,
+            names: cells,
+            unknown,
+        })
+    }
+
+    /// The column index of `field`, if the header has it.
+    #[inline]
+    pub fn get(&self, field: Field) -> Option<usize> {
+        self.index[field.index()]
+    }
+
+    /// Whether the header has `field`.
+    pub fn has(&self, field: Field) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// The header cell naming `field`, as written in the file (for messages); the canonical
+    /// name when the header lacks it.
+    pub fn name(&self, field: Field) -> &str {
+        match self.get(field) {
+            Some(i) => &self.names[i],
+            None => field.canonical(),
+        }
+    }
+
+    /// The header cell of column `i`, as written.
+    pub fn column_name(&self, i: usize) -> &str {
+        self.names.get(i).map(String::as_str).unwrap_or("")
+    }
+
+    /// Number of columns in the header.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Header cells that name no known field (ignored).
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
+    }
+
+    /// The definition columns present, with their indices.
+    pub(crate) fn definition_columns(&self) -> impl Iterator<Item = (Field, usize)> + '_ {
+        Field::ALL
+            .into_iter()
+            .filter(|f| f.is_definition())
+            .filter_map(|f| self.get(f).map(|i| (f, i)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(cells: &[&str]) -> Result<ColumnMap, DuplicateColumn> {
+        ColumnMap::new(cells.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn aliases_match_ignoring_case_spaces_underscores_dashes() {
+        for (name, field) in [
+            ("Group Name", Field::Group),
+            ("GROUP_TITLE", Field::Group),
+            ("group", Field::Group),
+            ("Group-ID", Field::GroupId),
+            ("groupid", Field::GroupId),
+            ("User Name", Field::Username),
+            ("user", Field::Username),
+            ("Member", Field::Username),
+            ("LOGIN", Field::Username),
+            ("Member Type", Field::Role),
+            ("Is Invitation Only", Field::IsInvitationOnly),
+            ("sort-order", Field::SortOrder),
+            ("Phone", Field::Phone),
+        ] {
+            assert_eq!(Field::from_header(name), Some(field), "{name}");
+        }
+    }
+
+    #[test]
+    fn title_is_not_a_group_alias() {
+        assert_eq!(Field::from_header("Title"), None);
+        assert_eq!(Field::from_header("Job Title"), None);
+    }
+
+    #[test]
+    fn two_columns_for_one_field_are_refused() {
+        let err = map(&["group", "Group Name", "username"]).unwrap_err();
+        assert_eq!(err.field, Field::Group);
+        assert_eq!(err.first, "group");
+        assert_eq!(err.second, "Group Name");
+    }
+
+    #[test]
+    fn unknown_columns_are_collected() {
+        let m = map(&[
+            "Employee ID",
+            "User Name",
+            "Group Name",
+            "Role",
+            "Job Title",
+            "",
+        ])
+        .unwrap();
+        assert_eq!(
+            m.unknown(),
+            ["Employee ID", "Job Title", "(unnamed column 6)"]
+        );
+        assert_eq!(m.get(Field::Username), Some(1));
+        assert_eq!(m.name(Field::Group), "Group Name");
+        assert_eq!(m.name(Field::Tags), "tags");
+        assert_eq!(m.width(), 6);
+    }
+}

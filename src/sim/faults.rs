@@ -1,0 +1,181 @@
+//! Fault and pacing knobs: latency and jitter, the sliding-window rate limit, the in-flight
+//! cap, injected 5xx and dropped writes. Decisions only; [`super::routes`] applies them in a
+//! fixed order (in-flight cap → rate limit → latency → 5xx → handler → drop) to every ArcGIS
+//! request and to nothing under `/__sim/`.
+//!
+//! One seeded RNG drives every random draw, so a run is reproducible for a given `--seed`
+//! (up to the interleaving of concurrent requests).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::config::SimConfig;
+use super::wire::{ApiError, gateway_page};
+
+/// What the gate decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serve it.
+    Proceed,
+    /// Answer 429 (`--rate-limit` or `--max-in-flight`).
+    Throttle,
+}
+
+/// The knobs, their RNG and the rate-limit window.
+#[derive(Debug)]
+pub struct Faults {
+    latency: Duration,
+    jitter: Duration,
+    rate_limit: Option<u32>,
+    max_in_flight: Option<u32>,
+    fail_rate: f64,
+    drop_rate: f64,
+    retry_after: bool,
+    rng: Mutex<StdRng>,
+    /// Arrival times of the requests accepted during the last second.
+    window: Mutex<VecDeque<Instant>>,
+}
+
+impl Faults {
+    /// The knobs of `config`.
+    pub fn new(config: &SimConfig) -> Faults {
+        Faults {
+            latency: config.latency,
+            jitter: config.jitter,
+            rate_limit: config.rate_limit,
+            max_in_flight: config.max_in_flight,
+            fail_rate: config.fail_rate.clamp(0.0, 1.0),
+            drop_rate: config.drop_rate.clamp(0.0, 1.0),
+            retry_after: !config.no_retry_after,
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
+            window: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn roll(&self, probability: f64) -> bool {
+        probability > 0.0 && {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            rng.random_bool(probability)
+        }
+    }
+
+    /// Admission: `concurrent` is the number of requests in flight, this one included.
+    pub fn admit(&self, concurrent: u64) -> Verdict {
+        if self
+            .max_in_flight
+            .is_some_and(|max| concurrent > u64::from(max))
+        {
+            return Verdict::Throttle;
+        }
+        if let Some(limit) = self.rate_limit {
+            let now = Instant::now();
+            let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+            while window
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+            {
+                window.pop_front();
+            }
+            if window.len() >= limit as usize {
+                return Verdict::Throttle;
+            }
+            window.push_back(now);
+        }
+        Verdict::Proceed
+    }
+
+    /// The delay to add to this response (`--latency` plus a uniform draw of `--jitter`).
+    pub fn delay(&self) -> Duration {
+        if self.jitter.is_zero() {
+            return self.latency;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        self.latency + self.jitter.mul_f64(rng.random::<f64>())
+    }
+
+    /// `Some(status)` when `--fail-rate` strikes: 500, 502 or 503, equally likely.
+    pub fn injected_failure(&self) -> Option<u16> {
+        if !self.roll(self.fail_rate) {
+            return None;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        Some([500, 502, 503][rng.random_range(0..3)])
+    }
+
+    /// Whether `--drop-rate` strikes this (already applied) write.
+    pub fn should_drop(&self) -> bool {
+        self.roll(self.drop_rate)
+    }
+
+    /// The HTTP 429 reply: JSON error body with code 429, `Retry-After: 1` unless disabled.
+    pub fn throttle_response(&self) -> Response {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(ApiError::throttled().to_json()),
+        )
+            .into_response();
+        if self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+/// The reply of an injected failure: a JSON error for 500, a proxy's HTML page for 502/503.
+pub fn failure_response(status: u16) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == 500 {
+        (code, axum::Json(ApiError::internal().to_json())).into_response()
+    } else {
+        (
+            code,
+            [(header::CONTENT_TYPE, "text/html")],
+            gateway_page(status),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_window_and_in_flight_cap() {
+        let faults = Faults::new(&SimConfig {
+            rate_limit: Some(3),
+            max_in_flight: Some(2),
+            ..SimConfig::default()
+        });
+        assert_eq!(faults.admit(3), Verdict::Throttle);
+        let accepted = (0..10)
+            .filter(|_| faults.admit(1) == Verdict::Proceed)
+            .count();
+        assert_eq!(accepted, 3);
+    }
+
+    #[test]
+    fn rates_are_seeded_and_roughly_right() {
+        let config = SimConfig {
+            fail_rate: 0.3,
+            ..SimConfig::default()
+        };
+        let draw = || {
+            let f = Faults::new(&config);
+            (0..1000).map(|_| f.injected_failure()).collect::<Vec<_>>()
+        };
+        let a = draw();
+        assert_eq!(a, draw());
+        let failed = a.iter().flatten().count();
+        assert!((200..400).contains(&failed), "{failed}");
+        assert!(!Faults::new(&SimConfig::default()).should_drop());
+    }
+}
