@@ -6,7 +6,7 @@
 //! secret is ever in the URL); the token only in the `X-Esri-Authorization: Bearer` header; the
 //! `Referer` header the token was issued for; redirects are not followed (a redirect could carry
 //! the token header to another host). Each request passes through the shared pacer and the
-//! retry loop in [`PortalClient::call`].
+//! retry loop in `PortalClient::call`.
 
 use std::future::Future;
 use std::num::NonZeroUsize;

@@ -1,6 +1,6 @@
 //! [`PortalError`]: every way a portal call can fail, classified once, here.
 //!
-//! The portal reports errors three ways and all three are handled by [`classify_response`]:
+//! The portal reports errors three ways and all three are handled by `classify_response`:
 //! HTTP 200 with an `{"error":{...}}` body (the usual case), an HTTP error status with the same
 //! JSON body, and an HTML page from a gateway (502/503). Call sites decide with the `is_*`
 //! methods, never by matching message text.
