@@ -749,13 +749,22 @@ async fn forbidden_write_after_earlier_success_is_retried_once() {
 
 #[tokio::test]
 async fn html_instead_of_json_is_reported_as_a_wrong_url() {
-    let mock =
-        MockPortal::start(|_, _| Reply::html(200, "<html><body>Portal home</body></html>")).await;
+    let mock = MockPortal::start(|s, _| {
+        if s.endpoint.starts_with("community/users/") {
+            Reply::html(404, "<html><title>404 Not Found</title></html>")
+        } else {
+            Reply::html(200, "<html><body>Portal home</body></html>")
+        }
+    })
+    .await;
     let client = connect_to(&mock, api_key("k"), options()).await;
     let err = client.portal_self().await.unwrap_err();
     assert!(matches!(err, PortalError::Decode { .. }), "{err:?}");
     assert!(err.to_string().contains("check the portal URL"), "{err}");
-    assert_eq!(mock.seen().len(), 1);
+    // A web server's 404 page is not "no such user".
+    let err = client.user("someone").await.unwrap_err();
+    assert_eq!(err.code(), Some(404));
+    assert_eq!(mock.seen().len(), 2);
 }
 
 #[tokio::test]

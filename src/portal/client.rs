@@ -336,12 +336,13 @@ impl PortalClient {
             .await
         {
             Ok(user) => Ok(Some(user)),
-            Err(PortalError::Api(api))
-                if matches!(api.code, Some(400 | 404)) || api.http_status == 404 =>
+            // Only the portal's own error envelope: a gateway's or web server's 404 page means
+            // a wrong URL, not a missing user.
+            Err(err @ PortalError::Api(_))
+                if err.is_not_found() || matches!(err.code(), Some(400 | 404)) =>
             {
                 Ok(None)
             }
-            Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err),
         }
     }
