@@ -417,3 +417,41 @@ async fn plain_user_roles_are_visible() {
     let outsider = client.user("outsider").await.unwrap().unwrap();
     assert_ne!(outsider.org_id.as_deref(), Some(me.id.as_str()));
 }
+
+#[tokio::test]
+async fn tls_is_verified_and_an_extra_ca_is_trusted() {
+    let sim = RunningSim::start(SimConfig {
+        tls: true,
+        ..seeded(1)
+    })
+    .await
+    .unwrap();
+    assert!(sim.url.starts_with("https://"), "{}", sim.url);
+    let ca = sim.ca_pem.clone().expect("a CA for the TLS simulator");
+
+    // Without the simulator's CA the certificate is refused (and a refusal is not "busy").
+    let err = PortalClient::connect(
+        PortalUrl::parse(&sim.url).unwrap(),
+        admin(),
+        options(fixed(100)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PortalError::Certificate { .. }), "{err:?}");
+    assert!(!err.is_auth() && !err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("--ca-cert"), "{err}");
+
+    let client = connect(
+        &sim,
+        admin(),
+        ClientOptions {
+            ca_cert: Some(ca.into_bytes()),
+            ..options(fixed(100))
+        },
+    )
+    .await;
+    assert_eq!(
+        client.portal_self().await.unwrap().user.unwrap().username,
+        "admin"
+    );
+}

@@ -614,7 +614,9 @@ impl PortalClient {
         }
         match err {
             PortalError::Transport { timeout: true, .. } => Signal::Congestion,
-            PortalError::Transport { .. } | PortalError::Decode { .. } => Signal::Neutral,
+            PortalError::Transport { .. }
+            | PortalError::Certificate { .. }
+            | PortalError::Decode { .. } => Signal::Neutral,
             _ if err.is_token_error() => Signal::Neutral,
             _ if overloaded || err.is_retryable() => Signal::Congestion,
             _ => Signal::Ok,

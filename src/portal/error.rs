@@ -55,6 +55,17 @@ pub enum PortalError {
         /// A write request may have reached the portal and been applied.
         ambiguous: bool,
     },
+    /// The portal's TLS certificate was refused (unknown issuer, wrong name, expired). Not
+    /// retried: it will not fix itself.
+    #[error(
+        "{kind}: the portal's TLS certificate is not trusted ({message}); if the portal uses a private certificate authority, pass its certificate with --ca-cert"
+    )]
+    Certificate {
+        /// Which request.
+        kind: RequestKind,
+        /// What the TLS library said.
+        message: String,
+    },
     /// A success status whose body is not what the endpoint returns (HTML, missing fields).
     #[error("{kind}: unexpected response from the portal: {message}")]
     Decode {
@@ -300,6 +311,7 @@ impl PortalError {
             PortalError::Api(api) => Some(api.kind),
             PortalError::Http { kind, .. }
             | PortalError::Transport { kind, .. }
+            | PortalError::Certificate { kind, .. }
             | PortalError::Decode { kind, .. }
             | PortalError::TokenRejected { kind, .. }
             | PortalError::Unavailable { kind, .. } => Some(*kind),
@@ -350,6 +362,12 @@ impl PortalError {
                 message.push_str(&text);
             }
             source = cause.source();
+        }
+        if connect && let Some(at) = message.find("invalid peer certificate") {
+            return PortalError::Certificate {
+                kind,
+                message: message[at..].to_owned(),
+            };
         }
         PortalError::Transport {
             kind,
