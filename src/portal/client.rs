@@ -6,7 +6,7 @@
 //! secret is ever in the URL); the token only in the `X-Esri-Authorization: Bearer` header; the
 //! `Referer` header the token was issued for; redirects are not followed (a redirect could carry
 //! the token header to another host). Each request passes through the shared pacer and the
-//! retry loop in [`PortalClient::call`].
+//! retry loop in `PortalClient::call`.
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -343,12 +343,13 @@ impl PortalClient {
             .await
         {
             Ok(user) => Ok(Some(user)),
-            Err(PortalError::Api(api))
-                if matches!(api.code, Some(400 | 404)) || api.http_status == 404 =>
+            // Only the portal's own error envelope: a gateway's or web server's 404 page means
+            // a wrong URL, not a missing user.
+            Err(err @ PortalError::Api(_))
+                if err.is_not_found() || matches!(err.code(), Some(400 | 404)) =>
             {
                 Ok(None)
             }
-            Err(err) if err.is_not_found() => Ok(None),
             Err(err) => Err(err),
         }
     }
@@ -626,7 +627,9 @@ impl PortalClient {
         }
         match err {
             PortalError::Transport { timeout: true, .. } => Signal::Congestion,
-            PortalError::Transport { .. } | PortalError::Decode { .. } => Signal::Neutral,
+            PortalError::Transport { .. }
+            | PortalError::Certificate { .. }
+            | PortalError::Decode { .. } => Signal::Neutral,
             _ if err.is_token_error() => Signal::Neutral,
             _ if overloaded || err.is_retryable() => Signal::Congestion,
             _ => Signal::Ok,

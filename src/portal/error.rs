@@ -1,6 +1,6 @@
 //! [`PortalError`]: every way a portal call can fail, classified once, here.
 //!
-//! The portal reports errors three ways and all three are handled by [`classify_response`]:
+//! The portal reports errors three ways and all three are handled by `classify_response`:
 //! HTTP 200 with an `{"error":{...}}` body (the usual case), an HTTP error status with the same
 //! JSON body, and an HTML page from a gateway (502/503). Call sites decide with the `is_*`
 //! methods, never by matching message text.
@@ -54,6 +54,17 @@ pub enum PortalError {
         connect: bool,
         /// A write request may have reached the portal and been applied.
         ambiguous: bool,
+    },
+    /// The portal's TLS certificate was refused (unknown issuer, wrong name, expired). Not
+    /// retried: it will not fix itself.
+    #[error(
+        "{kind}: the portal's TLS certificate is not trusted ({message}); if the portal uses a private certificate authority, pass its certificate with --ca-cert"
+    )]
+    Certificate {
+        /// Which request.
+        kind: RequestKind,
+        /// What the TLS library said.
+        message: String,
     },
     /// A success status whose body is not what the endpoint returns (HTML, missing fields).
     #[error("{kind}: unexpected response from the portal: {message}")]
@@ -312,6 +323,7 @@ impl PortalError {
             PortalError::Api(api) => Some(api.kind),
             PortalError::Http { kind, .. }
             | PortalError::Transport { kind, .. }
+            | PortalError::Certificate { kind, .. }
             | PortalError::Decode { kind, .. }
             | PortalError::Stopped { kind }
             | PortalError::TokenRejected { kind, .. }
@@ -363,6 +375,12 @@ impl PortalError {
                 message.push_str(&text);
             }
             source = cause.source();
+        }
+        if connect && let Some(at) = message.find("invalid peer certificate") {
+            return PortalError::Certificate {
+                kind,
+                message: message[at..].to_owned(),
+            };
         }
         PortalError::Transport {
             kind,
