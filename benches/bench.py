@@ -30,6 +30,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -142,6 +143,44 @@ class Sim:
         self.stop()
 
 
+class Sampler:
+    """Polls /__sim/stats every `period` s in a thread: a per-interval timeline of the run
+    (accepted requests, 429s, writes), to see the client's pacing from the portal's side."""
+
+    def __init__(self, sim: Sim, period: float = 0.5):
+        self.sim, self.period = sim, period
+        self.samples: list[tuple[float, dict]] = []
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - self._t0, self.sim.stats()))
+            except Exception:
+                pass
+            self._stop.wait(self.period)
+
+    def stop(self) -> list[dict]:
+        self._stop.set()
+        self._thread.join()
+        out = []
+        for (t0, a), (t1, b) in zip(self.samples, self.samples[1:]):
+            dt = t1 - t0
+            thr = b["throttled_429"] - a["throttled_429"]
+            out.append(
+                {
+                    "t": round(t1, 2),
+                    "req_per_s": round((b["total"] - a["total"] - thr) / dt, 1),
+                    "throttled": thr,
+                    "writes": b["writes"] - a["writes"],
+                }
+            )
+        return out
+
+
 def stats_delta(after: dict, before: dict | None) -> dict:
     if before is None:
         return after
@@ -238,14 +277,17 @@ def run_import(bin_dir: Path, work: Path, name: str, sim: Sim, roster: Roster, e
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCGIS_")}
     env.update(ARCGIS_USERNAME=ADMIN, ARCGIS_PASSWORD=ADMIN_PW)
     before = sim.stats()
+    sampler = Sampler(sim)
     t0 = time.monotonic()
     p = _spawn(cmd, env=env, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     try:
         rc = p.wait(timeout)
     except subprocess.TimeoutExpired:
         _stop(p)
+        sampler.stop()
         raise RuntimeError(f"{name}: bulk-groups did not finish within {timeout:.0f}s (log: {log})")
     wall = time.monotonic() - t0
+    timeline = sampler.stop()
     _children.remove(p)
     stats = stats_delta(sim.stats(), before)
     text = timef.read_text() if timef.exists() else ""
@@ -254,7 +296,8 @@ def run_import(bin_dir: Path, work: Path, name: str, sim: Sim, roster: Roster, e
     m = re.search(r"Exit status: (\d+)", text)
     exit_code = int(m.group(1)) if m else rc
     summ = json.loads(summary.read_text()) if summary.exists() else {}
-    return Import(name=name, cmd=cmd, wall=wall, rss_kib=rss_kib, exit_code=exit_code, stats=stats, summary=summ, log=log)
+    (work / f"{name}.timeline.json").write_text(json.dumps(timeline) + "\n")
+    return Import(name=name, cmd=cmd, wall=wall, rss_kib=rss_kib, exit_code=exit_code, stats=stats, summary=summ, log=log, timeline=timeline)
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +335,7 @@ def scenario_result(name: str, imp: Import, roster: Roster, minimum: int | None,
         "rss_mib": round(imp.rss_kib / 1024, 1) if imp.rss_kib else None,
         "memberships_per_s": round(roster.rows / imp.wall, 0),
         "command": " ".join(imp.cmd[4:]).replace(str(ROOT) + "/", ""),
+        "timeline": " ".join(f"{x['req_per_s']:.0f}" + (f"!{x['throttled']}" if x["throttled"] else "") for x in imp.timeline),
     }
     if extra:
         r.update(extra)
