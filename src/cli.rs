@@ -69,6 +69,11 @@ Examples:
   bulk-groups completions fish > ~/.config/fish/completions/bulk-groups.fish
   bulk-groups completions powershell >> $PROFILE";
 
+const MAN_HELP: &str = "\
+Examples:
+  bulk-groups man > bulk-groups.1 && man ./bulk-groups.1
+  bulk-groups man | gzip > /usr/local/share/man/man1/bulk-groups.1.gz";
+
 /// Keep ArcGIS portal groups in step with a roster CSV.
 #[derive(Debug, Parser)]
 #[command(name = "bulk-groups", version, about, propagate_version = true, after_help = TOP_EXAMPLES)]
@@ -98,9 +103,7 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) on stdout.
-    #[command(
-        after_help = "Examples:\n  bulk-groups man > bulk-groups.1 && man ./bulk-groups.1\n  bulk-groups man | gzip > /usr/local/share/man/man1/bulk-groups.1.gz"
-    )]
+    #[command(after_help = MAN_HELP)]
     Man,
 }
 
