@@ -116,3 +116,37 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
     let (users, _) = members_of(&sim, "New Team");
     assert_eq!(users, ["dan"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_titles_in_a_large_organization_are_compared_exactly() {
+    // 250 groups that share words with the roster's title: the organization is too large to
+    // sweep for a one-group roster, so the fuzzy title query is paged and compared exactly.
+    let mut config = sim_config(&["amy"]);
+    config.users.push(SimUser {
+        role: bulk_groups::sim::SimRole::OrgAdmin,
+        ..SimUser::new("other")
+    });
+    for i in 0..250 {
+        config
+            .initial_groups
+            .push(SeedGroup::new(format!("Course {i:03} Intro"), "other"));
+    }
+    config
+        .initial_groups
+        .push(SeedGroup::new("Course 007", "other"));
+    let sim = start_sim(config).await;
+    let exact_id = sim.state().group("Course 007").unwrap().id.clone();
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", "group,username\ncourse  007,amy\n");
+    let results = dir.path("r.results.csv");
+    assert_exit(
+        &run_import(import_config(&sim, &roster, &results)).await,
+        Exit::Success,
+    );
+    let rows = read_results(&results);
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].group_id.as_str()),
+        ("added", exact_id.as_str())
+    );
+    assert_eq!(sim.stats().by_endpoint["createGroup"], 0);
+}

@@ -65,6 +65,11 @@ pub struct RunContext {
     group_slots: AtomicI64,
     /// Groups this run created, by title key: search lags behind writes, memory does not.
     created: Mutex<HashMap<TitleKey, GroupSummary>>,
+    /// How many groups the roster names (`None` when unknown: a stdin roster).
+    pub roster_groups: Option<usize>,
+    /// The organization's groups by title, from one paged sweep, when that is cheaper than a
+    /// title query per group (`None` inside when it is not). Built by the first lookup.
+    pub org_index: tokio::sync::OnceCell<Option<HashMap<TitleKey, Vec<GroupSummary>>>>,
 }
 
 impl RunContext {
@@ -77,6 +82,9 @@ impl RunContext {
         streamed_definitions: Option<StreamedDefinitions>,
         caller_groups: Vec<GroupSummary>,
     ) -> Self {
+        let roster_groups = streamed_definitions
+            .is_none()
+            .then(|| definitions.roster_group_count());
         let slots = i64::from(plan.group_limit) - caller_groups.len() as i64;
         let owned_groups = caller_groups
             .into_iter()
@@ -92,6 +100,8 @@ impl RunContext {
             owned_groups,
             group_slots: AtomicI64::new(slots),
             created: Mutex::new(HashMap::new()),
+            roster_groups,
+            org_index: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -21,6 +21,8 @@ const DUPLICATE_TITLE_PATIENCE: Duration = Duration::from_secs(60);
 const DUPLICATE_TITLE_POLL: Duration = Duration::from_secs(3);
 /// The portal's page size cap for search.
 const SEARCH_PAGE: u32 = 100;
+/// Search stops returning results past this many; a larger organization cannot be swept.
+const SEARCH_RESULTS_CAP: u64 = 10_000;
 
 /// A group ready to receive members.
 #[derive(Debug, Clone)]
@@ -82,7 +84,10 @@ async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, Resolv
     if let Some(own) = ctx.known_own_group(&key) {
         return existing(ctx, own).await;
     }
-    let matches = search_exact(ctx, &key, title).await?;
+    let matches = match org_index(ctx).await? {
+        Some(index) => index.get(&key).cloned().unwrap_or_default(),
+        None => search_exact(ctx, &key, title).await?,
+    };
     match pick(ctx, &matches, title)? {
         Some(group) => existing(ctx, group).await,
         None => create(ctx, title, &key).await,
@@ -111,6 +116,67 @@ fn pick(
             }
         }
     }
+}
+
+/// The organization's groups by title, when one paged sweep of them (100 a page) costs no more
+/// requests than a title query per roster group — always for an organization with at most 100
+/// groups. Title queries are fuzzy, so in an organization whose titles share words (as course
+/// rosters do) each one can take several pages; the sweep never does.
+async fn org_index(
+    ctx: &RunContext,
+) -> Result<Option<&HashMap<TitleKey, Vec<GroupSummary>>>, ResolveError> {
+    let index = ctx.org_index.get_or_try_init(|| sweep_org(ctx)).await?;
+    Ok(index.as_ref())
+}
+
+async fn sweep_org(
+    ctx: &RunContext,
+) -> Result<Option<HashMap<TitleKey, Vec<GroupSummary>>>, ResolveError> {
+    let query = format!("orgid:{}", ctx.caller.org_id);
+    let first = ctx.client.search_groups(&query, 1, SEARCH_PAGE).await?;
+    let pages = first.total.div_ceil(u64::from(SEARCH_PAGE));
+    let cheaper = pages <= 1
+        || ctx
+            .roster_groups
+            .is_some_and(|groups| pages <= groups as u64);
+    if !cheaper || first.total > SEARCH_RESULTS_CAP {
+        tracing::debug!(
+            groups = first.total,
+            "organization too large to sweep; looking titles up one by one"
+        );
+        return Ok(None);
+    }
+    let mut index: HashMap<TitleKey, Vec<GroupSummary>> = HashMap::new();
+    // Pages can overlap when groups are created while we page.
+    let mut seen = std::collections::HashSet::new();
+    let mut page = first;
+    loop {
+        for group in page.results {
+            if group
+                .org_id
+                .as_deref()
+                .is_none_or(|org| org == ctx.caller.org_id)
+                && seen.insert(group.id.clone())
+            {
+                index
+                    .entry(TitleKey::new(&group.title))
+                    .or_default()
+                    .push(group);
+            }
+        }
+        if page.next_start <= 0 {
+            break;
+        }
+        page = ctx
+            .client
+            .search_groups(&query, page.next_start as u32, SEARCH_PAGE)
+            .await?;
+    }
+    tracing::debug!(
+        groups = index.values().map(Vec::len).sum::<usize>(),
+        "swept the organization's groups"
+    );
+    Ok(Some(index))
 }
 
 /// Groups of the caller's organization whose title is exactly `key`, via a narrowed title query.
