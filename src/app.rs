@@ -35,13 +35,30 @@ pub fn main(cli: Cli) -> Exit {
             );
             Exit::Success
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) if std::io::stdout().write_all(&page).is_ok() => Exit::Success,
-                _ => Exit::Usage,
+        Command::Man { command } => man(command.as_deref()),
+    }
+}
+
+/// The top-level man page, or `bulk-groups-<command>(1)` for a subcommand.
+fn man(command: Option<&str>) -> Exit {
+    let top = Cli::command();
+    let page_for = match command {
+        None => top,
+        Some(name) => match top.find_subcommand(name) {
+            // clap names are 'static; this runs once per process.
+            Some(sub) => sub.clone().name(&*format!("bulk-groups-{name}").leak()),
+            None => {
+                eprintln!(
+                    "error: no subcommand {name:?}; try import, validate, demo or completions"
+                );
+                return Exit::Usage;
             }
-        }
+        },
+    };
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(page_for).render(&mut page) {
+        Ok(()) if std::io::stdout().write_all(&page).is_ok() => Exit::Success,
+        _ => Exit::Usage,
     }
 }
 
@@ -71,7 +88,7 @@ fn import(args: &ImportArgs) -> Exit {
     let quiet = output.quiet;
     let outcome = runtime().block_on(crate::import::run(config, interrupt_token()));
     if !(quiet && outcome.exit == Exit::Success) {
-        eprint!("{}", outcome.summary.to_text(&outcome.results));
+        eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
     }
     outcome.exit
 }

@@ -104,7 +104,12 @@ pub enum Command {
     },
     /// Print the man page (roff) on stdout.
     #[command(after_help = MAN_HELP)]
-    Man,
+    Man {
+        /// The subcommand whose page to print (import, validate, demo, completions); the
+        /// top-level page when omitted.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Roster parsing options, shared by `import` and `validate`.

@@ -97,10 +97,7 @@ async fn demo(
     let outcome = crate::import::run(config, cancel).await;
     let state = sim.shutdown().await;
 
-    eprint!(
-        "{}",
-        outcome.summary.to_text(&results.display().to_string())
-    );
+    eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
     eprintln!("groups in the simulated portal afterwards:");
     for group in &state.groups {
         eprintln!(

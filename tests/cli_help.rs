@@ -169,6 +169,24 @@ fn unknown_shell_is_a_usage_error() {
 }
 
 #[test]
+fn each_subcommand_has_its_own_man_page() {
+    let mut cmd = bulk_groups();
+    cmd.args(["man", "import"]);
+    let page = stdout_of(cmd);
+    assert!(
+        page.contains("bulk-groups-import"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
+    assert!(
+        page.contains("max\\-removals"),
+        "the import page documents its options"
+    );
+    let out = bulk_groups().args(["man", "nosuch"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn man_page_is_roff() {
     let mut cmd = bulk_groups();
     cmd.arg("man");

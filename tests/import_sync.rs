@@ -43,7 +43,7 @@ async fn dry_run_makes_zero_writes_and_reports_the_plan() {
     let dir = Workdir::new();
     // keep 9 of 10, add 2 new users to a new group and one to Team
     let mut text = roster_for("Team", &all[..9]);
-    text.push_str("Team,boss\nNew Group,p001\nNew Group,p002\n");
+    text.push_str("Team,boss\nNew Group,p001\nNew Group,p002\nOther New,p003\n");
     let roster = dir.write("r.csv", &text);
     let results = dir.path("r.results.csv");
     let mut config = import_config(&sim, &roster, &results);
@@ -55,7 +55,8 @@ async fn dry_run_makes_zero_writes_and_reports_the_plan() {
     let rows = read_results(&results);
     let counts = status_counts(&rows);
     assert_eq!(counts.get("already_member"), Some(&10));
-    assert_eq!(counts.get("would_add"), Some(&2));
+    assert_eq!(counts.get("would_add"), Some(&3));
+    assert_eq!(outcome.summary.group_counts["would_create"], 2);
     assert_eq!(counts.get("would_remove"), Some(&1));
     assert!(
         rows.iter()

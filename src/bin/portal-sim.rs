@@ -14,7 +14,7 @@ use clap::Parser;
 
 /// A simulated ArcGIS portal for tests, benchmarks and demos.
 #[derive(Debug, Parser)]
-#[command(name = "portal-sim", version, about)]
+#[command(name = "portal-sim", version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:0")]

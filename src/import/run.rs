@@ -39,8 +39,9 @@ pub struct RunOutcome {
     pub exit: Exit,
     /// What happened, as the JSON summary shows it.
     pub summary: Summary,
-    /// Where the results went (`-` for stdout).
-    pub results: String,
+    /// Where the results went (`-` for stdout); `None` when the run stopped before writing any
+    /// (lock held, unusable roster, `--min-rows`).
+    pub results: Option<String>,
 }
 
 /// Run one import to the end. `cancel` is the interrupt (SIGINT/SIGTERM); `--max-duration`
@@ -471,6 +472,7 @@ fn finish(
         client,
         engine,
     } = attempt;
+    let results = counts.is_some().then_some(results);
     let mut exit = exit;
     if engine.interrupted {
         exit = exit.worst(Exit::Interrupted);

@@ -27,11 +27,12 @@ pub fn init(output: &OutputConfig) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    // Dependencies stay quiet unless asked: their debug output is noise for an administrator.
-    let directive = if output.verbosity >= 2 {
-        default.to_owned()
-    } else {
-        format!("warn,bulk_groups={default}")
+    // Dependencies stay quiet unless asked: their debug output is noise for an administrator,
+    // and with -q nothing at all may print when the run succeeds.
+    let directive = match (output.quiet, output.verbosity) {
+        (true, _) => format!("off,bulk_groups={default}"),
+        (false, v) if v >= 2 => default.to_owned(),
+        (false, _) => format!("warn,bulk_groups={default}"),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directive));
     let builder = tracing_subscriber::fmt()

@@ -60,8 +60,9 @@ impl Counts {
         if let Some(gs) = row.group_status {
             let i = group_status_index(gs);
             self.group_status_rows[i] += 1;
-            // A group is identified by its id once known, else by its title.
-            let key = match &row.group_id {
+            // A group is identified by its id once known, else by its title (a group a dry run
+            // would create has no id yet).
+            let key = match row.group_id.as_deref().filter(|id| !id.is_empty()) {
                 Some(id) => id.to_ascii_lowercase(),
                 None => crate::roster::TitleKey::new(&row.group).as_str().to_owned(),
             };

@@ -151,8 +151,19 @@ impl Summary {
     }
 
     /// The human summary for stderr.
-    pub fn to_text(&self, results: &str) -> String {
+    /// `results` is where the results file went, `None` when the run stopped before writing one.
+    pub fn to_text(&self, results: Option<&str>) -> String {
         let mut out = String::new();
+        let Some(results) = results else {
+            if let Some(error) = &self.error {
+                out.push_str(&format!("error: {error}\n"));
+            }
+            out.push_str(&format!(
+                "nothing was done; no results file was written; exit code {}\n",
+                self.exit_code
+            ));
+            return out;
+        };
         let nonzero: Vec<String> = self
             .counts
             .iter()
