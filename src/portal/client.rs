@@ -631,7 +631,13 @@ impl PortalClient {
             | PortalError::Certificate { .. }
             | PortalError::Decode { .. } => Signal::Neutral,
             _ if err.is_token_error() => Signal::Neutral,
-            _ if overloaded || err.is_retryable() => Signal::Congestion,
+            _ if err.is_throttled()
+                || err.code() == Some(503)
+                || err.http_status() == Some(503) =>
+            {
+                Signal::Congestion
+            }
+            _ if overloaded || err.is_retryable() => Signal::Fault,
             _ => Signal::Ok,
         }
     }

@@ -34,8 +34,9 @@
 //! interval (max(250 ms, 2 × smoothed latency)) in which the rate was actually used (≥ 70 % of
 //! its slots taken — a client held back by its concurrency limit, or idle, learns nothing about
 //! the portal) and no congestion was seen (slow start). Congestion is an HTTP/JSON 429, a 503,
-//! another 5xx, a timeout, or the smoothed latency doubling over its baseline (and by ≥ 50 ms,
-//! so millisecond noise on loopback does not count). On congestion the rate is cut to 0.7 × the
+//! a timeout, other 5xx once they are ≥ 10 % of the last second's replies (isolated random
+//! server errors are retried, not paced against), or the smoothed latency doubling over its
+//! baseline (and by ≥ 50 ms, so millisecond noise on loopback does not count). On congestion the rate is cut to 0.7 × the
 //! rate in use (floor 1 req/s), at most once per interval and only for requests sent after the
 //! previous cut (replies to requests already in flight carry no news); that rate is remembered
 //! as `w_max`. The first congestion ends slow start, which overshoots a windowed limit (the
@@ -86,8 +87,11 @@ const FIXED_HEADROOM: f64 = 0.95;
 pub(crate) enum Signal {
     /// A reply that reflects normal service (including ordinary 4xx errors); its latency counts.
     Ok,
-    /// Throttling or overload: 429, 503, other 5xx, a timeout.
+    /// Throttling or overload: 429, 503, a timeout.
     Congestion,
+    /// Another server error (500, 502, 504): congestion when they come in numbers (see
+    /// `Aimd::FAULT_SHARE`), otherwise an isolated fault that retries absorb.
+    Fault,
     /// Nothing to learn (connection refused or reset, token errors).
     Neutral,
 }
@@ -291,6 +295,15 @@ impl Pacer {
     }
 }
 
+fn prune_older_than_a_second(times: &mut VecDeque<Instant>, now: Instant) {
+    while times
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
+    {
+        times.pop_front();
+    }
+}
+
 /// The `--rate auto` controller (see the module doc). Pure: time comes in as arguments.
 #[derive(Debug, Clone)]
 pub(crate) struct Aimd {
@@ -304,6 +317,8 @@ pub(crate) struct Aimd {
     last_decrease: Option<Instant>,
     /// Times of good replies in the last second: what the portal actually served.
     delivered: VecDeque<Instant>,
+    /// Times of server errors (500/502/504) in the last second.
+    faults: VecDeque<Instant>,
     /// The current step above `w_max` (doubles each interval without congestion).
     probe_step: f64,
     /// Smoothed latency of good replies (seconds) and its baseline.
@@ -322,6 +337,8 @@ impl Aimd {
     pub(crate) const PROBE_STEP: f64 = 0.001;
     pub(crate) const APPROACH: f64 = 0.1;
     pub(crate) const RECOVERY_TARGET: f64 = 0.9;
+    /// Share of server errors among the last second's replies that counts as congestion.
+    pub(crate) const FAULT_SHARE: f64 = 0.1;
     const UTILISED: f64 = 0.7;
     const MIN_INTERVAL: Duration = Duration::from_millis(500);
     const SLOW_START_INTERVAL: Duration = Duration::from_millis(250);
@@ -338,6 +355,7 @@ impl Aimd {
             measured: None,
             last_decrease: None,
             delivered: VecDeque::new(),
+            faults: VecDeque::new(),
             probe_step: 0.0,
             latency: None,
             baseline: None,
@@ -373,6 +391,22 @@ impl Aimd {
     ) {
         match signal {
             Signal::Congestion => self.decrease(now, sent_at),
+            Signal::Fault => {
+                // A portal that fails the odd request at random is not overloaded: slowing
+                // down for each would crawl (measured: 5 % random 500s held the rate near
+                // 1 req/s). Server errors count as congestion once they are a real share of
+                // the replies of the last second.
+                self.faults.push_back(now);
+                prune_older_than_a_second(&mut self.faults, now);
+                prune_older_than_a_second(&mut self.delivered, now);
+                let faults = self.faults.len() as f64;
+                let replies = faults + self.delivered.len() as f64;
+                if faults >= 2.0 && faults >= Self::FAULT_SHARE * replies {
+                    self.decrease(now, sent_at);
+                } else {
+                    self.maybe_increase(now);
+                }
+            }
             Signal::Neutral => self.maybe_increase(now),
             Signal::Ok => {
                 self.delivered.push_back(now);
@@ -639,6 +673,31 @@ mod tests {
             now += ms(5);
             let lat = if i < 20 { ms(50) } else { ms(150) };
             aimd.on_reply(now, now - ms(1), lat, Signal::Ok);
+        }
+        assert!(aimd.rate() < 50.0, "{}", aimd.rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn isolated_server_errors_do_not_slow_down_but_a_burst_does() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 50.0;
+        // 1 fault among ~50 replies in a second: retried, not paced against.
+        for i in 0..50 {
+            now += ms(20);
+            let signal = if i == 25 { Signal::Fault } else { Signal::Ok };
+            aimd.on_reply(now, now - ms(10), ms(10), signal);
+        }
+        assert!(aimd.rate() >= 50.0, "{}", aimd.rate());
+        // A burst: 5 faults among 10 replies.
+        for i in 0..10 {
+            now += ms(20);
+            let signal = if i % 2 == 0 {
+                Signal::Fault
+            } else {
+                Signal::Ok
+            };
+            aimd.on_reply(now, now - ms(10), ms(10), signal);
         }
         assert!(aimd.rate() < 50.0, "{}", aimd.rate());
     }
