@@ -211,8 +211,11 @@ class Roster:
             tmp.rename(self.path)
 
     def minimum_fresh(self) -> int:
-        """generateToken + portals/self + community/self + per group (search + create + adds)."""
-        return len(FIXED_PREFLIGHT) + self.groups * (2 + math.ceil(self.members / CHUNK))
+        """generateToken + portals/self + community/self + the group lookups (product spec §8:
+        one title query per group at most, or one paged sweep of the organization's groups when
+        cheaper — on a fresh portal the sweep is one empty page) + per group (create + adds)."""
+        lookups = min(self.groups, 1)
+        return len(FIXED_PREFLIGHT) + lookups + self.groups * (1 + math.ceil(self.members / CHUNK))
 
     def minimum_rerun(self) -> int:
         """Preflight (community/self lists the caller's own groups: no search) + one member read per group."""
