@@ -173,16 +173,14 @@ async fn secrets_never_reach_the_logs_at_any_verbosity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
-    let (roster_text, users) = generated_roster(20, 40);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(100),
-        ..sim_config(&names)
-    })
-    .await;
-    let dir = Workdir::new();
-    let roster = dir.write("r.csv", &roster_text);
-    let results = dir.path("r.results.csv");
+    let scenario = Scenario::new(20, 40, |c| c.latency = Duration::from_millis(100)).await;
+    let Scenario {
+        sim,
+        dir,
+        roster,
+        results,
+        ..
+    } = &scenario;
     let summary = dir.path("summary.json");
     let mut child = import_cmd(&sim, &roster, &results)
         .args(["--rate", "10", "--summary-json"])
@@ -219,16 +217,14 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_converge_on_rerun() {
-    let (roster_text, users) = generated_roster(12, 40);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(30),
-        ..sim_config(&names)
-    })
-    .await;
-    let dir = Workdir::new();
-    let roster = dir.write("r.csv", &roster_text);
-    let results = dir.path("r.results.csv");
+    let scenario = Scenario::new(12, 40, |c| c.latency = Duration::from_millis(30)).await;
+    let Scenario {
+        sim,
+        roster,
+        results,
+        users,
+        ..
+    } = &scenario;
     // Random kill points over the run: during sign-in, group creation and additions.
     let delays: Vec<u64> = (0..4).map(|_| rand::random_range(150..1500)).collect();
     eprintln!("kill points (ms): {delays:?}");
@@ -260,7 +256,7 @@ async fn killed_runs_converge_on_rerun() {
             1,
             "{title} created exactly once"
         );
-        assert_eq!(members_of(&sim, &title).0, users);
+        assert_eq!(&members_of(sim, &title).0, users);
     }
 }
 
@@ -355,16 +351,13 @@ async fn interrupted_stdin_records_where_reading_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_duration_behaves_like_sigterm() {
-    let (roster_text, users) = generated_roster(10, 30);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(100),
-        ..sim_config(&names)
-    })
-    .await;
-    let dir = Workdir::new();
-    let roster = dir.write("r.csv", &roster_text);
-    let results = dir.path("r.results.csv");
+    let scenario = Scenario::new(10, 30, |c| c.latency = Duration::from_millis(100)).await;
+    let Scenario {
+        sim,
+        roster,
+        results,
+        ..
+    } = &scenario;
     let out = import_cmd(&sim, &roster, &results)
         .args(["--rate", "5", "--max-duration", "2s"])
         .output()

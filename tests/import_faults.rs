@@ -16,17 +16,11 @@ async fn converges(
     members: usize,
     tweak: impl FnOnce(&mut SimConfig),
 ) -> bulk_groups::sim::StatsSnapshot {
-    let (roster, users) = generated_roster(groups, members);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let mut config = sim_config(&names);
-    tweak(&mut config);
-    let sim = start_sim(config).await;
-    let dir = Workdir::new();
-    let roster_path = dir.write("roster.csv", &roster);
-    let results = dir.path("roster.results.csv");
-    let outcome = run_import(import_config(&sim, &roster_path, &results)).await;
+    let scenario = Scenario::new(groups, members, tweak).await;
+    let (sim, users) = (&scenario.sim, &scenario.users);
+    let outcome = run_import(scenario.config()).await;
     assert_exit(&outcome, Exit::Success);
-    let rows = read_results(&results);
+    let rows = read_results(&scenario.results);
     assert_eq!(
         by_line(&rows).len(),
         groups * members,
@@ -46,7 +40,7 @@ async fn converges(
             1,
             "{title} created once"
         );
-        assert_eq!(members_of(&sim, &title).0, users, "{title} members");
+        assert_eq!(&members_of(sim, &title).0, users, "{title} members");
     }
     sim.stats()
 }
@@ -84,17 +78,9 @@ async fn errors_as_http_statuses_are_understood() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_in_flight_is_never_exceeded() {
-    let (roster, users) = generated_roster(6, 50);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(20),
-        ..sim_config(&names)
-    })
-    .await;
-    let dir = Workdir::new();
-    let roster_path = dir.write("roster.csv", &roster);
-    let results = dir.path("r.results.csv");
-    let mut config = import_config(&sim, &roster_path, &results);
+    let scenario = Scenario::new(6, 50, |c| c.latency = Duration::from_millis(20)).await;
+    let sim = &scenario.sim;
+    let mut config = scenario.config();
     config.client.concurrency = std::num::NonZeroUsize::new(3).unwrap();
     config.client.rate = RateSetting::Fixed(std::num::NonZeroU32::new(1000).unwrap());
     assert_exit(&run_import(config).await, Exit::Success);
@@ -108,24 +94,19 @@ async fn max_in_flight_is_never_exceeded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_tokens_are_renewed() {
-    let (roster, users) = generated_roster(4, 50);
-    let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(SimConfig {
-        token_ttl: Duration::from_secs(3),
-        latency: Duration::from_millis(5),
-        ..sim_config(&names)
+    let scenario = Scenario::new(4, 50, |c| {
+        c.token_ttl = Duration::from_secs(3);
+        c.latency = Duration::from_millis(5);
     })
     .await;
-    let dir = Workdir::new();
-    let roster_path = dir.write("roster.csv", &roster);
-    let results = dir.path("r.results.csv");
-    let mut config = import_config(&sim, &roster_path, &results);
+    let (sim, users) = (&scenario.sim, &scenario.users);
+    let mut config = scenario.config();
     // Slow enough that the run outlives several tokens.
     config.client.rate = RateSetting::Fixed(std::num::NonZeroU32::new(5).unwrap());
     assert_exit(&run_import(config).await, Exit::Success);
     assert!(sim.stats().tokens_issued >= 2, "{:?}", sim.stats());
     for g in 1..=4 {
-        assert_eq!(members_of(&sim, &format!("Course {g:03}")).0, users);
+        assert_eq!(&members_of(sim, &format!("Course {g:03}")).0, users);
     }
 }
 

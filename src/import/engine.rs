@@ -19,7 +19,7 @@ use crate::import::context::RunContext;
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
-use crate::import::{Fatal, Members, Pending};
+use crate::import::{Fatal, Members, Pending, unworked_row};
 use crate::report::{GroupStatus, ResultRow, ResultsSender, Status};
 use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
 
@@ -217,32 +217,19 @@ impl Engine {
     // ---- rows in -------------------------------------------------------------------------
 
     fn on_row(&mut self, row: Row) {
+        if let RowKind::Invalid { group, .. } = &row.kind {
+            if self.ctx.plan.sync {
+                for key in keys_named_by(group) {
+                    *self.invalid_by_group.entry(key).or_default() += 1;
+                }
+            }
+            self.emit(unworked_row(row, Status::Invalid, ""));
+            return;
+        }
         let (membership, duplicate) = match row.kind {
             RowKind::Membership(m) => (m, None),
             RowKind::Duplicate { membership, reason } => (membership, Some(reason)),
-            RowKind::Invalid {
-                group,
-                username,
-                reason,
-                ..
-            } => {
-                if self.ctx.plan.sync {
-                    for key in keys_named_by(&group) {
-                        *self.invalid_by_group.entry(key).or_default() += 1;
-                    }
-                }
-                self.emit(ResultRow {
-                    line: Some(row.line),
-                    group,
-                    group_id: None,
-                    group_status: None,
-                    username,
-                    role: None,
-                    status: Status::Invalid,
-                    reason,
-                });
-                return;
-            }
+            RowKind::Invalid { .. } => unreachable!("handled above"),
         };
         let pending = Pending {
             line: row.line,
@@ -590,13 +577,13 @@ impl Engine {
         if stdin && self.outcome.fatal.is_none() {
             while let Ok(row) = rows.try_recv() {
                 last_line = Some(row.line);
-                self.emit(unread_row(row, status, &reason));
+                self.emit(unworked_row(row, status, &reason));
             }
             rows.close();
             self.outcome.input_not_read_after_line = Some(last_line.unwrap_or(1));
         } else {
             while let Some(row) = rows.recv().await {
-                self.emit(unread_row(row, status, &reason));
+                self.emit(unworked_row(row, status, &reason));
             }
         }
     }
@@ -647,27 +634,6 @@ fn unresolved_row(row: &Pending, display: &str, status: Status, reason: &str) ->
         group_status: None,
         username: row.username.clone(),
         role: Some(row.role),
-        status,
-        reason: reason.to_owned(),
-    }
-}
-
-fn unread_row(row: Row, status: Status, reason: &str) -> ResultRow {
-    let (group, username, role) = match row.kind {
-        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => {
-            (m.group.display().to_owned(), m.username, Some(m.role))
-        }
-        RowKind::Invalid {
-            group, username, ..
-        } => (group, username, None),
-    };
-    ResultRow {
-        line: Some(row.line),
-        group,
-        group_id: None,
-        group_status: None,
-        username,
-        role,
         status,
         reason: reason.to_owned(),
     }

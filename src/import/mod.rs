@@ -21,7 +21,8 @@ pub use context::Caller;
 pub use run::{RunOutcome, run};
 
 use crate::portal::{GroupMembers, PortalError};
-use crate::roster::{Role, UserKey};
+use crate::report::{ResultRow, Status};
+use crate::roster::{Role, Row, RowKind, UserKey};
 
 /// A roster row waiting for its group (or its chunk).
 #[derive(Debug, Clone)]
@@ -34,6 +35,36 @@ pub struct Pending {
     pub role: Role,
     /// `Some(reason)` for a duplicate row: reported as `duplicate`, never sent.
     pub duplicate: Option<String>,
+}
+
+/// A results row for a roster row the run never worked on (it stopped first): invalid rows stay
+/// `invalid` with their own reason; the others get `status` and `reason`.
+pub(crate) fn unworked_row(row: Row, status: Status, reason: &str) -> ResultRow {
+    let (group, username, role, status, reason) = match row.kind {
+        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => (
+            m.group.display().to_owned(),
+            m.username,
+            Some(m.role),
+            status,
+            reason.to_owned(),
+        ),
+        RowKind::Invalid {
+            group,
+            username,
+            reason,
+            ..
+        } => (group, username, None, Status::Invalid, reason),
+    };
+    ResultRow {
+        line: Some(row.line),
+        group,
+        group_id: None,
+        group_status: None,
+        username,
+        role,
+        status,
+        reason,
+    }
 }
 
 /// A run-wide failure: the run stops and every unfinished row is `failed` with this reason.

@@ -14,13 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ImportConfig;
 use crate::exit::Exit;
-use crate::import::Fatal;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
+use crate::import::{Fatal, unworked_row};
 use crate::portal::{PortalClient, PortalError};
 use crate::report::{
-    Counters, Counts, Progress, ResultRow, ResultsSender, ResultsTarget, ResultsWriter, Status,
-    Summary,
+    Counters, Counts, Progress, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary,
 };
 use crate::roster::{self, RosterReader, Row, RowKind, Source, UserKey};
 
@@ -326,45 +325,17 @@ async fn account_unstarted(
     reason: &str,
 ) {
     for row in head {
-        results.send(unstarted_row(row, status, reason));
+        results.send(unworked_row(row, status, reason));
     }
     if status == Status::NotAttempted {
         // Interrupted: a file is read to the end (fast); stdin is not waited for.
         while let Ok(row) = rows.try_recv() {
-            results.send(unstarted_row(row, status, reason));
+            results.send(unworked_row(row, status, reason));
         }
         rows.close();
     }
     while let Some(row) = rows.recv().await {
-        results.send(unstarted_row(row, status, reason));
-    }
-}
-
-fn unstarted_row(row: Row, status: Status, reason: &str) -> ResultRow {
-    let (group, username, role, status, reason) = match row.kind {
-        RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => (
-            m.group.display().to_owned(),
-            m.username,
-            Some(m.role),
-            status,
-            reason.to_owned(),
-        ),
-        RowKind::Invalid {
-            group,
-            username,
-            reason,
-            ..
-        } => (group, username, None, Status::Invalid, reason),
-    };
-    ResultRow {
-        line: Some(row.line),
-        group,
-        group_id: None,
-        group_status: None,
-        username,
-        role,
-        status,
-        reason,
+        results.send(unworked_row(row, status, reason));
     }
 }
 

@@ -203,3 +203,38 @@ pub fn generated_roster(groups: usize, members: usize) -> (String, Vec<String>) 
 pub fn assert_exit(outcome: &RunOutcome, exit: Exit) {
     assert_eq!(outcome.exit, exit, "summary: {:#?}", outcome.summary);
 }
+
+/// A generated roster (`groups` × `members`) written to a temp dir, and a simulator holding its
+/// users, configured further by `tweak`.
+pub struct Scenario {
+    pub sim: RunningSim,
+    pub dir: Workdir,
+    pub roster: PathBuf,
+    pub results: PathBuf,
+    pub users: Vec<String>,
+}
+
+impl Scenario {
+    pub async fn new(groups: usize, members: usize, tweak: impl FnOnce(&mut SimConfig)) -> Self {
+        let (text, users) = generated_roster(groups, members);
+        let names: Vec<&str> = users.iter().map(String::as_str).collect();
+        let mut config = sim_config(&names);
+        tweak(&mut config);
+        let sim = start_sim(config).await;
+        let dir = Workdir::new();
+        let roster = dir.write("roster.csv", &text);
+        let results = dir.path("roster.results.csv");
+        Scenario {
+            sim,
+            dir,
+            roster,
+            results,
+            users,
+        }
+    }
+
+    /// The in-process import config for this scenario.
+    pub fn config(&self) -> ImportConfig {
+        import_config(&self.sim, &self.roster, &self.results)
+    }
+}
