@@ -182,7 +182,7 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
         ..
     } = &scenario;
     let summary = dir.path("summary.json");
-    let mut child = import_cmd(&sim, &roster, &results)
+    let mut child = import_cmd(sim, roster, results)
         .args(["--rate", "10", "--summary-json"])
         .arg(&summary)
         .stderr(Stdio::null())
@@ -190,7 +190,7 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
         .unwrap();
     // Let it get going, then interrupt.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while complete_rows(&results).len() < 30 && Instant::now() < deadline {
+    while complete_rows(results).len() < 30 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     signal(&child, "INT");
@@ -202,7 +202,7 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
         "stopped in {:?}",
         interrupted.elapsed()
     );
-    let rows = read_results(&results);
+    let rows = read_results(results);
     assert_eq!(by_line(&rows).len(), 800, "one row per roster row");
     let counts = status_counts(&rows);
     assert!(
@@ -229,7 +229,7 @@ async fn killed_runs_converge_on_rerun() {
     let delays: Vec<u64> = (0..4).map(|_| rand::random_range(150..1500)).collect();
     eprintln!("kill points (ms): {delays:?}");
     for delay_ms in delays {
-        let mut child = import_cmd(&sim, &roster, &results)
+        let mut child = import_cmd(sim, roster, results)
             .args(["--rate", "40"])
             .stderr(Stdio::null())
             .spawn()
@@ -237,16 +237,16 @@ async fn killed_runs_converge_on_rerun() {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         signal(&child, "KILL");
         let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
-        complete_rows(&results); // panics if the file is not valid CSV up to its last complete row
+        complete_rows(results); // panics if the file is not valid CSV up to its last complete row
     }
-    let out = import_cmd(&sim, &roster, &results).output().unwrap();
+    let out = import_cmd(sim, roster, results).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows = read_results(&results);
+    let rows = read_results(results);
     assert_eq!(by_line(&rows).len(), 480);
     let state = sim.state();
     for g in 1..=12 {
@@ -358,7 +358,7 @@ async fn max_duration_behaves_like_sigterm() {
         results,
         ..
     } = &scenario;
-    let out = import_cmd(&sim, &roster, &results)
+    let out = import_cmd(sim, roster, results)
         .args(["--rate", "5", "--max-duration", "2s"])
         .output()
         .unwrap();
@@ -368,7 +368,7 @@ async fn max_duration_behaves_like_sigterm() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows = read_results(&results);
+    let rows = read_results(results);
     assert_eq!(by_line(&rows).len(), 300);
     assert!(rows.iter().any(|r| r.status == "not_attempted"));
 }
