@@ -284,8 +284,8 @@ async fn preflight(
         config.client.clone(),
     )
     .await?;
-    let portal = client.portal_self().await?;
-    let me = client.community_self().await?;
+    // Independent reads: one round trip instead of two.
+    let (portal, me) = tokio::try_join!(client.portal_self(), client.community_self())?;
     let org_id = me.org_id.clone().unwrap_or_else(|| portal.id.clone());
     tracing::debug!(
         portal = %config.portal,

@@ -30,7 +30,7 @@
 //! jitter. Measured against portal-sim (limit 100/s, 50 ms latency, 60 s): 94 % of the limit,
 //! no 429.
 //!
-//! **Auto rate** (`--rate auto`), see `Aimd`: starts at 10 req/s and doubles every control
+//! **Auto rate** (`--rate auto`), see `Aimd`: starts at 25 req/s and doubles every control
 //! interval (max(250 ms, 2 × smoothed latency)) in which the rate was actually used (≥ 70 % of
 //! its slots taken — a client held back by its concurrency limit, or idle, learns nothing about
 //! the portal) and no congestion was seen (slow start). Congestion is an HTTP/JSON 429, a 503,
@@ -41,8 +41,9 @@
 //! previous cut (replies to requests already in flight carry no news); that rate is remembered
 //! as `w_max`. The first congestion ends slow start, which overshoots a windowed limit (the
 //! window reveals the limit only once it is full): there `w_max` is what the portal actually
-//! served over the last second, a good estimate of its limit. After a cut (interval
-//! max(500 ms, 2 × latency)): +10 % of `w_max` per interval up to 90 % of it (fast recovery),
+//! served over the last second, a measurement of its limit, and the rate resumes at 95 % of
+//! it (the headroom of a fixed rate). After a cut (interval max(500 ms, 2 × latency)): +10 % of `w_max` per interval up to
+//! 90 % of it (fast recovery),
 //! then a tenth of the remaining gap (at least 0.1 % of `w_max`) per interval — a concave
 //! approach that spends its time just under the limit — and past `w_max` a step that doubles
 //! every interval (the limit may have moved; beyond 1.5 × `w_max`, slow start again). Each
@@ -328,7 +329,7 @@ pub(crate) struct Aimd {
 }
 
 impl Aimd {
-    pub(crate) const START: f64 = 10.0;
+    pub(crate) const START: f64 = 25.0;
     pub(crate) const MIN: f64 = 1.0;
     pub(crate) const MAX: f64 = 10_000.0;
     pub(crate) const SLOW_START: f64 = 2.0;
@@ -445,6 +446,7 @@ impl Aimd {
             Some(m) if m < Self::UTILISED * self.rate => m,
             _ => self.rate,
         };
+        let mut factor = Self::DECREASE;
         if self.w_max.is_none() {
             // The first congestion ends slow start, which overshoots: a portal that counts
             // requests over a window reveals its limit only after the window has filled, when
@@ -458,13 +460,17 @@ impl Aimd {
                 self.delivered.pop_front();
             }
             let served = self.delivered.len() as f64;
-            if served >= Self::MIN {
-                basis = basis.min(served);
+            if served >= Self::MIN && served <= basis {
+                // A measurement of the limit rather than a guess: resume just under it (the
+                // portal's Retry-After pause has emptied its window meanwhile) instead of
+                // cutting to 70 % and spending seconds climbing back.
+                basis = served;
+                factor = FIXED_HEADROOM;
             }
         }
         self.w_max = Some(basis);
         self.probe_step = 0.0;
-        self.rate = (basis * Self::DECREASE).clamp(Self::MIN, Self::MAX);
+        self.rate = (basis * factor).clamp(Self::MIN, Self::MAX);
         self.last_decrease = Some(now);
         // Latency that triggered (or accompanied) this decrease becomes the new reference, so
         // only a further doubling triggers again; the baseline comes back down by itself.
@@ -548,11 +554,11 @@ mod tests {
     async fn slow_start_multiplies_each_used_interval() {
         let mut now = Instant::now();
         let mut aimd = Aimd::new(now);
-        assert_eq!(aimd.rate(), 10.0);
+        assert_eq!(aimd.rate(), Aimd::START);
         let r1 = busy_interval(&mut aimd, &mut now, ms(250));
         let r2 = busy_interval(&mut aimd, &mut now, ms(250));
-        assert!((r1 - 20.0).abs() < 1e-9, "{r1}");
-        assert!((r2 - 40.0).abs() < 1e-9, "{r2}");
+        assert!((r1 - 2.0 * Aimd::START).abs() < 1e-9, "{r1}");
+        assert!((r2 - 4.0 * Aimd::START).abs() < 1e-9, "{r2}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -562,12 +568,12 @@ mod tests {
         // Interval not over yet.
         now += ms(100);
         aimd.on_reply(now, now, ms(10), Signal::Ok);
-        assert_eq!(aimd.rate(), 10.0);
+        assert_eq!(aimd.rate(), Aimd::START);
         // A whole interval with a single request: the client is not rate-bound.
         aimd.on_send(now);
         now += ms(600);
         aimd.on_reply(now, now, ms(10), Signal::Ok);
-        assert_eq!(aimd.rate(), 10.0);
+        assert_eq!(aimd.rate(), Aimd::START);
     }
 
     #[tokio::test(start_paused = true)]
@@ -603,7 +609,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn slow_start_overshoot_is_cut_from_what_the_portal_served() {
+    async fn slow_start_overshoot_resumes_just_under_what_the_portal_served() {
         let mut now = Instant::now();
         let mut aimd = Aimd::new(now);
         aimd.rate = 320.0;
@@ -614,7 +620,7 @@ mod tests {
         now += ms(1000);
         aimd.on_reply(now, now - ms(50), ms(50), Signal::Congestion);
         assert_eq!(aimd.w_max, Some(100.0));
-        assert!((aimd.rate() - 70.0).abs() < 1e-9, "{}", aimd.rate());
+        assert!((aimd.rate() - 95.0).abs() < 1e-9, "{}", aimd.rate());
     }
 
     #[tokio::test(start_paused = true)]
