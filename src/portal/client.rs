@@ -285,27 +285,16 @@ impl PortalClient {
         role: Role,
         usernames: &[String],
     ) -> Result<Vec<String>, PortalError> {
-        debug_assert!(
-            usernames.len() <= MAX_USERS_PER_CALL,
-            "addUsers takes at most {MAX_USERS_PER_CALL} names, got {}",
-            usernames.len()
-        );
-        debug_assert!(usernames.iter().all(|u| !u.contains(',')));
-        if usernames.is_empty() {
-            return Ok(Vec::new());
-        }
         let field = match role {
             Role::Member => "users",
             Role::Admin => "admins",
         };
-        let names = usernames.join(",");
-        let value = self
-            .call(
-                RequestKind::AddUsers,
-                self.endpoint(&["community", "groups", group_id, "addUsers"]),
-                &[(field, names.as_str())],
-            )
-            .await?;
+        let Some(value) = self
+            .membership_call(RequestKind::AddUsers, group_id, field, usernames)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
         Ok(decode::<AddUsersReply>(RequestKind::AddUsers, value)?.not_added)
     }
 
@@ -315,24 +304,39 @@ impl PortalClient {
         group_id: &str,
         usernames: &[String],
     ) -> Result<Vec<String>, PortalError> {
+        let Some(value) = self
+            .membership_call(RequestKind::RemoveUsers, group_id, "users", usernames)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(decode::<RemoveUsersReply>(RequestKind::RemoveUsers, value)?.not_removed)
+    }
+
+    /// addUsers or removeUsers with `field=name,name,…`; `None` (nothing sent) for no names.
+    async fn membership_call(
+        &self,
+        kind: RequestKind,
+        group_id: &str,
+        field: &str,
+        usernames: &[String],
+    ) -> Result<Option<Value>, PortalError> {
         debug_assert!(
             usernames.len() <= MAX_USERS_PER_CALL,
-            "removeUsers takes at most {MAX_USERS_PER_CALL} names, got {}",
+            "{} takes at most {MAX_USERS_PER_CALL} names, got {}",
+            kind.as_str(),
             usernames.len()
         );
         debug_assert!(usernames.iter().all(|u| !u.contains(',')));
         if usernames.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let names = usernames.join(",");
-        let value = self
-            .call(
-                RequestKind::RemoveUsers,
-                self.endpoint(&["community", "groups", group_id, "removeUsers"]),
-                &[("users", names.as_str())],
-            )
-            .await?;
-        Ok(decode::<RemoveUsersReply>(RequestKind::RemoveUsers, value)?.not_removed)
+        // The operation's path segment is its kind's name (`addUsers`, `removeUsers`).
+        let url = self.endpoint(&["community", "groups", group_id, kind.as_str()]);
+        self.call(kind, url, &[(field, names.as_str())])
+            .await
+            .map(Some)
     }
 
     /// `community/users/{username}`; `None` when the user does not exist or is not visible to
