@@ -19,7 +19,7 @@ use crate::import::context::RunContext;
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
-use crate::import::{Fatal, Members, Pending, unworked_row};
+use crate::import::{Fatal, INTERRUPTED, Members, Pending, unworked_row};
 use crate::report::{GroupStatus, ResultRow, ResultsSender, Status};
 use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
 
@@ -27,7 +27,6 @@ use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
 const MAX_WAITING_ROWS: usize = 50_000;
 /// After an interrupt, how long in-flight requests may take to finish before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
-const INTERRUPTED: &str = "run interrupted";
 
 /// How the engine ended.
 #[derive(Debug, Default)]

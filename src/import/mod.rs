@@ -37,6 +37,9 @@ pub struct Pending {
     pub duplicate: Option<String>,
 }
 
+/// The reason on rows an interrupt left unfinished.
+pub(crate) const INTERRUPTED: &str = "run interrupted";
+
 /// A results row for a roster row the run never worked on (it stopped first): invalid rows stay
 /// `invalid` with their own reason; the others get `status` and `reason`.
 pub(crate) fn unworked_row(row: Row, status: Status, reason: &str) -> ResultRow {
@@ -98,7 +101,7 @@ impl Fatal {
         match self {
             Fatal::Auth(e) => format!("run stopped: authentication failed: {e}"),
             Fatal::Unavailable(e) => format!("run stopped: the portal kept failing: {e}"),
-            Fatal::Stopping => "run interrupted".to_owned(),
+            Fatal::Stopping => INTERRUPTED.to_owned(),
         }
     }
 }

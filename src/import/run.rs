@@ -16,7 +16,7 @@ use crate::config::ImportConfig;
 use crate::exit::Exit;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
-use crate::import::{Fatal, unworked_row};
+use crate::import::{Fatal, INTERRUPTED, unworked_row};
 use crate::portal::{PortalClient, PortalError};
 use crate::report::{
     Counters, Counts, Progress, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary,
@@ -248,7 +248,7 @@ impl PreflightError {
             PreflightError::Interrupted => (
                 Exit::Interrupted,
                 Status::NotAttempted,
-                "run interrupted".to_owned(),
+                INTERRUPTED.to_owned(),
             ),
             PreflightError::Privileges(e) => {
                 (Exit::Auth, Status::Failed, format!("run stopped: {e}"))
