@@ -12,7 +12,7 @@
 //! (GCRA), with two adaptations, each for a reason:
 //! - governor's quotas are immutable, so a rate change (`--rate auto`) swaps in a new limiter,
 //!   started as if a request had just gone (no burst at the swap);
-//! - governor runs on [`TokioClock`] (tokio's clock, which tests can pause) and the head waits
+//! - governor runs on `TokioClock` (tokio's clock, which tests can pause) and the head waits
 //!   with a tokio timer on governor's `NotUntil` answer instead of `until_ready` (a poll loop on
 //!   its own timer that needs jitter against thundering herds — moot with one waiter).
 //!
