@@ -25,6 +25,8 @@ use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
 
 /// Rows allowed to wait for unresolved groups before the loop stops reading the roster.
 const MAX_WAITING_ROWS: usize = 50_000;
+/// How long the roster may pause before partial chunks are sent anyway.
+const IDLE_FLUSH: Duration = Duration::from_secs(1);
 /// After an interrupt, how long in-flight requests may take to finish before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
@@ -88,6 +90,8 @@ pub struct Engine {
     in_flight: HashMap<Id, Vec<ResultRow>>,
     max_tasks: usize,
     waiting_rows: usize,
+    /// Rows in partial addUsers chunks.
+    queued_rows: usize,
     input_closed: bool,
     /// Set once the run stops taking new work (interrupt or fatal error).
     stopping: bool,
@@ -113,6 +117,7 @@ impl Engine {
             // Enough queued work to keep every request slot busy, little enough to bound memory.
             max_tasks: concurrency.saturating_mul(2).max(4),
             waiting_rows: 0,
+            queued_rows: 0,
             input_closed: false,
             stopping: false,
             outcome: EngineOutcome::default(),
@@ -164,6 +169,12 @@ impl Engine {
                 biased;
                 _ = cancel.cancelled() => self.interrupt(),
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.on_done(done),
+                // The roster has paused (a slow pipe on stdin): send the partial chunks now
+                // instead of holding them until more rows or the end come. Never fires while
+                // rows keep arriving, so a file costs no extra requests.
+                _ = tokio::time::sleep(IDLE_FLUSH), if can_read && self.queued_rows > 0 => {
+                    self.flush_all_chunks();
+                }
                 row = rows.recv(), if can_read => match row {
                     Some(row) => {
                         *last_line = Some(row.line);
@@ -307,6 +318,7 @@ impl Engine {
         let role = row.role;
         let chunk = &mut group.chunks[role_index(role)];
         chunk.push(row);
+        self.queued_rows += 1;
         if chunk.len() >= chunk_size {
             let rows = std::mem::take(chunk);
             let target = group.target.clone();
@@ -355,6 +367,7 @@ impl Engine {
     }
 
     fn spawn_add(&mut self, target: Target, role: Role, rows: Vec<Pending>) {
+        self.queued_rows -= rows.len();
         let ctx = Arc::clone(&self.ctx);
         let owned = rows
             .iter()
