@@ -20,7 +20,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Demo(args) => {
             let output = OutputConfig::from(&args.output);
             logging::init(&output);
-            runtime().block_on(crate::demo::run(
+            block_on(crate::demo::run(
                 args.results.clone(),
                 output,
                 interrupt_token(),
@@ -86,7 +86,7 @@ fn import(args: &ImportArgs) -> Exit {
         }
     };
     let quiet = output.quiet;
-    let outcome = runtime().block_on(crate::import::run(config, interrupt_token()));
+    let outcome = block_on(crate::import::run(config, interrupt_token()));
     if !(quiet && outcome.exit == Exit::Success) {
         eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
     }
@@ -105,11 +105,16 @@ fn validate(args: &ValidateArgs) -> Exit {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Run `work` on a fresh runtime. The runtime is then dropped without waiting for blocking
+/// threads: after an interrupt, one may still be stuck reading a stdin that never ends.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("start the async runtime")
+        .expect("start the async runtime");
+    let output = runtime.block_on(work);
+    runtime.shutdown_background();
+    output
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second one ends the process at once.

@@ -420,3 +420,38 @@ async fn https_portal_with_a_private_ca_and_json_logs() {
     }
     assert_eq!(members_of(&sim, "Secure").0, ["amy"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_while_waiting_for_the_first_rows_exits_130_at_once() {
+    let sim = start_sim(sim_config(&["amy"])).await;
+    let dir = Workdir::new();
+    let results = dir.path("stdin.results.csv");
+    let mut child = import_cmd(&sim, Path::new("-"), &results)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    use std::io::Write;
+    // Nothing has arrived yet, then only the header: the run waits for rows before contacting
+    // the portal, and an interrupt at either point ends it at once.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    signal(&child, "INT");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+
+    let mut child = import_cmd(&sim, Path::new("-"), &results)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin2 = child.stdin.take().unwrap();
+    stdin2.write_all(b"group,username\n").unwrap();
+    stdin2.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    signal(&child, "INT");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    drop((stdin, stdin2));
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(sim.stats().total, 0, "no portal contact");
+}

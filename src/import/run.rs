@@ -107,9 +107,22 @@ async fn attempt(
     };
 
     // The roster's header and the definitions: a usage error here means nothing happened.
-    let reader = match RosterReader::open(&config.roster, &config.roster_options) {
-        Ok(reader) => reader,
-        Err(e) => return Attempt::early(Exit::Usage, e.to_string()),
+    // Reading the header blocks (a stdin pipe may be slow to start): off the async threads, and
+    // an interrupt meanwhile ends the run at once.
+    let open = tokio::task::spawn_blocking({
+        let (source, options) = (config.roster.clone(), config.roster_options.clone());
+        move || RosterReader::open(&source, &options)
+    });
+    let reader = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            return Attempt::early(Exit::Interrupted, "interrupted before the roster's header arrived; nothing was done".to_owned());
+        }
+        opened = open => match opened {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(e)) => return Attempt::early(Exit::Usage, e.to_string()),
+            Err(e) => return Attempt::early(Exit::Usage, format!("reading the roster failed: {e}")),
+        },
     };
     let dialect = reader.dialect();
     summary.roster.set_dialect(&dialect);
@@ -130,7 +143,14 @@ async fn attempt(
     // --min-rows: a truncated or empty export stops here, before any portal contact.
     let mut head = Vec::new();
     while (head.len() as u64) < config.plan.min_rows.max(1) {
-        match rows.recv().await {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                return Attempt::early(Exit::Interrupted, "interrupted before the roster's first rows arrived; nothing was done".to_owned());
+            }
+            next = rows.recv() => next,
+        };
+        match next {
             Some(row) => head.push(row),
             None => break,
         }
