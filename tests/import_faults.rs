@@ -147,49 +147,40 @@ async fn group_made_moments_ago_is_found_despite_search_lag_and_title_spelling()
     assert_eq!(members_of(&sim, "Lagging Group").0, ["amy", "bob"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_password_is_exit_3_before_any_write() {
+/// A one-row import signed in as `username`: the outcome, the results rows and the writes.
+async fn import_signed_in_as(
+    username: &str,
+    password: &str,
+) -> (bulk_groups::import::RunOutcome, Vec<Res>, u64) {
     let sim = start_sim(sim_config(&["amy"])).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nG,amy\n");
     let results = dir.path("r.results.csv");
     let mut config = import_config(&sim, &roster, &results);
     config.credentials = Credentials::Password {
-        username: "admin".into(),
-        password: "wrong".to_owned().into(),
+        username: username.into(),
+        password: password.to_owned().into(),
     };
     let outcome = run_import(config).await;
+    (outcome, read_results(&results), sim.stats().writes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_exit_3_before_any_write() {
+    let (outcome, rows, writes) = import_signed_in_as("admin", "wrong").await;
     assert_exit(&outcome, Exit::Auth);
-    assert_eq!(sim.stats().writes, 0);
-    let rows = read_results(&results);
+    assert_eq!(writes, 0);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_user_without_privileges_is_exit_3() {
-    let sim = start_sim(sim_config(&["amy"])).await;
-    let dir = Workdir::new();
-    let roster = dir.write("r.csv", "group,username\nG,amy\n");
-    let results = dir.path("r.results.csv");
-    let mut config = import_config(&sim, &roster, &results);
-    config.credentials = Credentials::Password {
-        username: "amy".into(),
-        password: "pw-amy".to_owned().into(),
-    };
-    let outcome = run_import(config).await;
+    let (outcome, _, writes) = import_signed_in_as("amy", "pw-amy").await;
     assert_exit(&outcome, Exit::Auth);
-    assert!(
-        outcome
-            .summary
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("privileges"),
-        "{:?}",
-        outcome.summary.error
-    );
-    assert_eq!(sim.stats().writes, 0);
+    let error = outcome.summary.error.as_deref().unwrap_or("");
+    assert!(error.contains("privileges"), "{error:?}");
+    assert_eq!(writes, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

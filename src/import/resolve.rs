@@ -339,8 +339,8 @@ mod tests {
         let me = client.community_self().await.unwrap();
         let caller = Caller {
             key: UserKey::new(&me.username),
-            username: me.username,
-            org_id: me.org_id.unwrap(),
+            username: me.user.username,
+            org_id: me.user.org_id.unwrap(),
             is_admin: true,
         };
         RunContext::new(

@@ -329,9 +329,9 @@ async fn preflight(
     }
     let caller = Caller {
         key: UserKey::new(&me.username),
-        username: me.username,
-        org_id,
         is_admin: me.role.as_deref() == Some("org_admin"),
+        username: me.user.username,
+        org_id,
     };
     Ok((client, caller, me.groups))
 }

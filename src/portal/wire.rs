@@ -43,20 +43,20 @@ pub struct UserInfo {
 /// it is current right after a createGroup).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct SelfInfo {
-    /// The caller's username.
-    pub username: String,
-    /// `orgId`.
-    #[serde(default, rename = "orgId")]
-    pub org_id: Option<String>,
-    /// `role`.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// Privileges.
-    #[serde(default)]
-    pub privileges: Vec<String>,
+    /// The caller (the same fields as any user).
+    #[serde(flatten)]
+    pub user: UserInfo,
     /// The caller's groups.
     #[serde(default)]
     pub groups: Vec<GroupSummary>,
+}
+
+impl std::ops::Deref for SelfInfo {
+    type Target = UserInfo;
+
+    fn deref(&self) -> &UserInfo {
+        &self.user
+    }
 }
 
 /// A group as search results, `community/groups/{id}` and createGroup describe it.
