@@ -99,7 +99,10 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
     assert_eq!(status(5), ("added", ""));
     assert_eq!(
         status(6),
-        ("not_added", "user does not exist in this portal")
+        (
+            "not_added",
+            "user does not exist in this portal or belongs to another organization"
+        )
     );
     assert_eq!(status(7), ("not_added", "user is in another organization"));
     assert_eq!(status(8).0, "duplicate");
