@@ -115,7 +115,10 @@ mod stats;
 mod tls;
 mod wire;
 
-pub use config::{DEFAULT_SEED, SeedGroup, SimConfig, SimRole, SimUser, parse_users_csv};
+pub use config::{
+    DEFAULT_SEED, PrivilegesIn, REALISTIC_MEMBERS_CAP, SeedGroup, SimConfig, SimRole, SimUser,
+    ThrottleStatus, UserAccess, parse_users_csv,
+};
 pub use server::{RunningSim, SimServer, serve};
 pub use state::{GroupState, HOME_ORG_ID, MAX_NAMES_PER_CALL, StateSnapshot, UserState};
 pub use stats::StatsSnapshot;

@@ -129,9 +129,9 @@ pub fn classify(path: &str) -> Route {
             (Endpoint::OAuthSignin, None)
         }
         ["sharing", "rest", "portals", "self"] => (Endpoint::PortalSelf, None),
-        ["sharing", "rest", "portals", "self", "users"]
-        | ["sharing", "rest", "portals", "self", "users", "search"] => {
-            (Endpoint::PortalUsers, None)
+        ["sharing", "rest", "portals", "self", "users"] => (Endpoint::PortalUsers, None),
+        ["sharing", "rest", "portals", "self", "users", "search"] => {
+            (Endpoint::PortalUserSearch, None)
         }
         ["sharing", "rest", "community", "self"] => (Endpoint::CommunitySelf, None),
         ["sharing", "rest", "community", "users"] => (Endpoint::UserSearch, None),
@@ -227,11 +227,11 @@ async fn arcgis(
     let route = classify(request.uri().path());
     let in_flight = app.stats.arrive(route.endpoint);
     let verdict = app.faults.admit(in_flight.concurrent);
-    if verdict == Verdict::Throttle {
+    if verdict != Verdict::Proceed {
         drop(in_flight);
         app.stats.throttled();
         pause(&app).await;
-        return app.faults.throttle_response();
+        return app.faults.throttle_response(verdict);
     }
     pause(&app).await;
     if let Some(status) = app.faults.injected_failure() {

@@ -21,8 +21,10 @@ pub enum Endpoint {
     OAuthSignin,
     /// `portals/self`.
     PortalSelf,
-    /// `portals/self/users` and `portals/self/users/search`.
+    /// `portals/self/users`.
     PortalUsers,
+    /// `portals/self/users/search`.
+    PortalUserSearch,
     /// `community/self`.
     CommunitySelf,
     /// `community/users/{username}`.
@@ -55,7 +57,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// All endpoints, in `by_endpoint` order.
-    pub const ALL: [Endpoint; 21] = [
+    pub const ALL: [Endpoint; 22] = [
         Endpoint::Info,
         Endpoint::GenerateToken,
         Endpoint::OAuthToken,
@@ -63,6 +65,7 @@ impl Endpoint {
         Endpoint::OAuthSignin,
         Endpoint::PortalSelf,
         Endpoint::PortalUsers,
+        Endpoint::PortalUserSearch,
         Endpoint::CommunitySelf,
         Endpoint::UserGet,
         Endpoint::UserSearch,
@@ -89,6 +92,7 @@ impl Endpoint {
             Endpoint::OAuthSignin => "oauth2/signin",
             Endpoint::PortalSelf => "portals/self",
             Endpoint::PortalUsers => "portals/self/users",
+            Endpoint::PortalUserSearch => "portals/self/users/search",
             Endpoint::CommunitySelf => "community/self",
             Endpoint::UserGet => "community/users",
             Endpoint::UserSearch => "community/users/search",
@@ -134,7 +138,8 @@ pub struct StatsSnapshot {
     pub total: u64,
     /// Write operations that reached the state, dropped responses included.
     pub writes: u64,
-    /// Requests answered HTTP 429 (`--rate-limit`, `--max-in-flight`).
+    /// Throttled requests (`--rate-limit`, `--max-in-flight`, `--cool-off`), whatever their
+    /// `--throttle-status`.
     pub throttled_429: u64,
     /// Requests answered 500/502/503 by `--fail-rate`.
     pub faults_5xx: u64,
