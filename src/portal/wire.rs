@@ -161,8 +161,9 @@ pub struct UserPage {
     /// `nextStart`: the `start` of the next page, `-1` after the last page.
     #[serde(default = "last_page", rename = "nextStart")]
     pub next_start: i64,
-    /// The users on this page (every one a member of the caller's organization).
-    #[serde(default)]
+    /// The users on this page (every one a member of the caller's organization). The list
+    /// is `users` in `portals/self/users` and `results` in its `/search`, like every search.
+    #[serde(default, alias = "results")]
     pub users: Vec<UserInfo>,
 }
 
