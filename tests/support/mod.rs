@@ -107,11 +107,16 @@ impl Workdir {
 
 /// An import config against `sim` as its admin, fast retries and no progress output.
 pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportConfig {
+    import_config_at(&sim.url, roster, results)
+}
+
+/// The same against the portal at `url` (a scripted mock).
+pub fn import_config_at(url: &str, roster: &Path, results: &Path) -> ImportConfig {
     ImportConfig {
         roster: Source::Path(roster.to_owned()),
         roster_options: RosterOptions::default(),
         results: ResultsTarget::Path(results.to_owned()),
-        portal: PortalUrl::parse(&sim.url).expect("sim url"),
+        portal: PortalUrl::parse(url).expect("portal url"),
         credentials: Credentials::Password {
             username: "admin".into(),
             password: "admin-password".to_owned().into(),
