@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::Credentials;
-use bulk_groups::sim::{PrivilegesIn, SeedGroup, SimConfig, SimUser, UserAccess};
+use bulk_groups::sim::{
+    PrivilegesIn, REALISTIC_MEMBERS_CAP, SeedGroup, SimConfig, SimUser, UserAccess,
+};
 use portal_support::{MockPortal, Reply, token_reply};
 use serde_json::json;
 use support::*;
@@ -97,23 +99,25 @@ async fn privileges_listed_nowhere_are_no_reason_to_stop() {
 /// account does not exist, and a public profile carries no `orgId`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_of_other_organizations_are_reported_as_the_portal_shows_them() {
-    let mut config = SimConfig {
-        // Lets the plain user below try: the portal decides what it may do.
-        privileges_in: PrivilegesIn::None,
-        ..sim_config(&["amy"])
+    let partners = |privileges_in| {
+        let mut config = SimConfig {
+            privileges_in,
+            ..sim_config(&["amy"])
+        };
+        for (name, access) in [("hidden", UserAccess::Org), ("public", UserAccess::Public)] {
+            config.users.push(SimUser {
+                org: Some("partner-org".into()),
+                access,
+                ..SimUser::new(name)
+            });
+        }
+        config
     };
-    for (name, access) in [("hidden", UserAccess::Org), ("public", UserAccess::Public)] {
-        config.users.push(SimUser {
-            org: Some("partner-org".into()),
-            access,
-            ..SimUser::new(name)
-        });
-    }
-    let sim = start_sim(config).await;
     let dir = Workdir::new();
     let results = dir.path("r.results.csv");
 
     // An org administrator sees every user of its organization and its directory.
+    let sim = start_sim(partners(PrivilegesIn::Both)).await;
     let roster = dir.write("r.csv", "group,username\nG,hidden\nG,public\nG,ghost\n");
     assert_exit(
         &run_import(import_config(&sim, &roster, &results)).await,
@@ -124,7 +128,8 @@ async fn users_of_other_organizations_are_reported_as_the_portal_shows_them() {
     assert_eq!(rows[&3].reason, "user is in another organization");
     assert_eq!(rows[&4].reason, UNSEEN);
 
-    // A plain user sees neither.
+    // A plain user sees neither (no privileges listed: the portal decides what it may do).
+    let sim = start_sim(partners(PrivilegesIn::None)).await;
     let roster = dir.write("amy.csv", "group,username\nAmy's,hidden\nAmy's,public\n");
     let mut config = import_config(&sim, &roster, &results);
     config.credentials = Credentials::Password {
@@ -183,28 +188,34 @@ async fn one_unknown_name_fails_only_its_own_row() {
 }
 
 /// A group of 150 whose deprecated `…/users` listing stops at 100: a re-run of the fully
-/// applied roster writes nothing and reports every row `already_member`.
+/// applied roster writes nothing and reports every row `already_member` — with that switch
+/// alone, and under `--realistic`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rerun_with_150_member_groups_writes_nothing() {
-    let scenario = Scenario::on(Realism::Realistic, 2, 150, |_| {}).await;
-    assert_exit(&run_import(scenario.config()).await, Exit::Success);
-    let writes = scenario.sim.stats().writes;
+    for realism in [Realism::Friendly, Realism::Realistic] {
+        let scenario = Scenario::on(realism, 2, 150, |c| {
+            c.legacy_members_cap = Some(REALISTIC_MEMBERS_CAP);
+        })
+        .await;
+        assert_exit(&run_import(scenario.config()).await, Exit::Success);
+        let writes = scenario.sim.stats().writes;
 
-    let outcome = run_import(scenario.config()).await;
-    assert_exit(&outcome, Exit::Success);
-    let rows = read_results(&scenario.results);
-    assert_eq!(rows.len(), 300);
-    assert!(
-        rows.iter().all(|r| r.status == "already_member"),
-        "{:?}",
-        status_counts(&rows)
-    );
-    let stats = scenario.sim.stats();
-    assert_eq!(stats.writes, writes, "zero writes");
-    assert_eq!(
-        stats.by_endpoint["groups/users"], 0,
-        "the legacy list is not read"
-    );
+        let outcome = run_import(scenario.config()).await;
+        assert_exit(&outcome, Exit::Success);
+        let rows = read_results(&scenario.results);
+        assert_eq!(rows.len(), 300);
+        assert!(
+            rows.iter().all(|r| r.status == "already_member"),
+            "{realism:?}: {:?}",
+            status_counts(&rows)
+        );
+        let stats = scenario.sim.stats();
+        assert_eq!(stats.writes, writes, "zero writes");
+        assert_eq!(
+            stats.by_endpoint["groups/users"], 0,
+            "the legacy list is not read"
+        );
+    }
 }
 
 /// A large group (its legacy listing capped) and lost addUsers responses: the re-reads that
@@ -217,7 +228,8 @@ async fn lost_responses_in_large_groups_are_settled_from_the_whole_member_list()
     let mut config = SimConfig {
         drop_rate: 0.5,
         seed: 7,
-        ..Realism::Realistic.apply(sim_config(&all))
+        legacy_members_cap: Some(REALISTIC_MEMBERS_CAP),
+        ..sim_config(&all)
     };
     config.initial_groups.push(SeedGroup {
         users: old.clone(),
@@ -239,9 +251,10 @@ async fn lost_responses_in_large_groups_are_settled_from_the_whole_member_list()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_sees_every_member_of_a_large_group() {
     let all = names("m", 150);
-    let mut config = Realism::Realistic.apply(sim_config(
-        &all.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    let mut config = SimConfig {
+        legacy_members_cap: Some(REALISTIC_MEMBERS_CAP),
+        ..sim_config(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
     config.initial_groups.push(SeedGroup {
         users: all.clone(),
         ..SeedGroup::new("Big", "admin")
