@@ -48,6 +48,7 @@ impl Target {
             role: Some(row.role),
             status,
             reason: reason.into(),
+            portal_username: None,
         }
     }
 }
@@ -216,34 +217,47 @@ struct Refusal {
     message: Option<String>,
 }
 
-/// Who a refused user is, as far as the portal shows the caller.
+/// Who a refused user is, as far as the portal shows the caller. The usernames are the
+/// portal's spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Identity {
-    /// A member of the caller's organization, as the portal spells the username.
+    /// A member of the caller's organization.
     InOrg(String),
     /// The portal shows the user in another organization.
-    OtherOrg,
+    OtherOrg(String),
     /// Not found, or not visible to the caller (other organizations' profiles usually are not).
     Unseen,
-    /// Could not be told, and why.
-    Undetermined(String),
+    /// Could not be told, and why (the user may have been seen).
+    Undetermined {
+        why: String,
+        username: Option<String>,
+    },
 }
 
 impl Identity {
+    /// The portal's spelling of the user, when the portal showed the user at all.
+    fn portal_username(&self) -> Option<&str> {
+        match self {
+            Identity::InOrg(name) | Identity::OtherOrg(name) => Some(name),
+            Identity::Undetermined { username, .. } => username.as_deref(),
+            Identity::Unseen => None,
+        }
+    }
+
     /// The `not_added` reason (product spec §3).
     fn reason(&self, caller_is_admin: bool) -> String {
         match self {
             Identity::InOrg(_) => "portal did not add the user; the user exists in this organization — may be at the \
                  512-group limit, or its role cannot join this (shared update) group"
                 .to_owned(),
-            Identity::OtherOrg => "user is in another organization".to_owned(),
+            Identity::OtherOrg(_) => "user is in another organization".to_owned(),
             // An administrator sees every user of the organization: unseen means missing here,
             // or in an organization whose profiles the caller cannot see.
             Identity::Unseen if caller_is_admin => {
                 "user does not exist in this portal or belongs to another organization".to_owned()
             }
             Identity::Unseen => "user does not exist in this portal or belongs to another organization and is not visible".to_owned(),
-            Identity::Undetermined(why) => format!("portal did not add the user; {why}"),
+            Identity::Undetermined { why, .. } => format!("portal did not add the user; {why}"),
         }
     }
 }
@@ -310,7 +324,11 @@ async fn explain(
             };
             let (refusal, identity) = by_line.remove(&line).expect("a row sent once");
             match sent {
-                Sent::Added(_) => out.push(target.row(&refusal.row, Status::Added, "")),
+                Sent::Added(_) => {
+                    let mut result = target.row(&refusal.row, Status::Added, "");
+                    result.portal_username = identity.portal_username().map(str::to_owned);
+                    out.push(result);
+                }
                 Sent::Refused { message, .. } => settled.push((
                     Refusal {
                         message: message.or(refusal.message),
@@ -319,6 +337,7 @@ async fn explain(
                     identity,
                 )),
                 Sent::Done(mut result) => {
+                    result.portal_username = Some(result.username);
                     result.username = refusal.row.username;
                     out.push(result);
                 }
@@ -331,7 +350,11 @@ async fn explain(
             reason.push_str("; the portal said: ");
             reason.push_str(&message);
         }
-        target.row(&refusal.row, Status::NotAdded, reason)
+        // Without the portal's spelling the row names someone this run could not identify,
+        // and `--sync` leaves its group alone.
+        let mut result = target.row(&refusal.row, Status::NotAdded, reason);
+        result.portal_username = identity.portal_username().map(str::to_owned);
+        result
     }));
     Ok(out)
 }
@@ -346,42 +369,43 @@ async fn identify(ctx: &RunContext, username: &str) -> Result<Identity, Fatal> {
     };
     match user.org_id.as_deref() {
         Some(org) if org == ctx.caller.org_id => Ok(Identity::InOrg(user.username)),
-        Some(_) => Ok(Identity::OtherOrg),
-        None => in_directory(ctx, &user.username).await,
+        Some(_) => Ok(Identity::OtherOrg(user.username)),
+        None => in_directory(ctx, user.username).await,
     }
 }
 
 /// Whether the organization's directory lists `username` (needs the org-admin "view users"
 /// privilege; without it the organization stays undetermined).
-async fn in_directory(ctx: &RunContext, username: &str) -> Result<Identity, Fatal> {
+async fn in_directory(ctx: &RunContext, username: String) -> Result<Identity, Fatal> {
     let query = format!("username:\"{}\"", username.replace('"', " "));
     match ctx.client.search_org_users(&query, 1, MAX_PAGE_SIZE).await {
         Ok(page) => {
-            let key = UserKey::new(username);
+            let key = UserKey::new(&username);
             Ok(page
                 .users
                 .into_iter()
                 .find(|u| UserKey::new(&u.username) == key)
-                .map_or(Identity::OtherOrg, |u| Identity::InOrg(u.username)))
+                .map_or(Identity::OtherOrg(username), |u| Identity::InOrg(u.username)))
         }
-        Err(e) if e.is_permission() => Ok(Identity::Undetermined(
-            "its profile does not show its organization, and this account cannot read the organization's directory"
+        Err(e) if e.is_permission() => Ok(Identity::Undetermined {
+            why: "its profile does not show its organization, and this account cannot read the organization's directory"
                 .to_owned(),
-        )),
+            username: Some(username),
+        }),
         Err(e) => lookup_failed(&e),
     }
 }
 
 fn lookup_failed(error: &PortalError) -> Result<Identity, Fatal> {
-    if error.is_stopped() {
-        return Ok(Identity::Undetermined(
-            "not looked up: the run was interrupted".to_owned(),
-        ));
-    }
-    match Fatal::from_portal(error) {
-        Some(fatal) => Err(fatal),
-        None => Ok(Identity::Undetermined(format!(
-            "looking the user up failed: {error}"
-        ))),
-    }
+    let why = if error.is_stopped() {
+        "not looked up: the run was interrupted".to_owned()
+    } else if let Some(fatal) = Fatal::from_portal(error) {
+        return Err(fatal);
+    } else {
+        format!("looking the user up failed: {error}")
+    };
+    Ok(Identity::Undetermined {
+        why,
+        username: None,
+    })
 }

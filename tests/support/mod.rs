@@ -39,6 +39,7 @@ impl Realism {
 
 /// Defines a test that runs against both simulated portals, as two tests `<name>::friendly`
 /// and `<name>::realistic` sharing one body that takes the [`Realism`].
+#[allow(unused_macros)]
 macro_rules! on_both_portals {
     ($(#[$meta:meta])* async fn $name:ident($realism:ident: Realism) $body:block) => {
         mod $name {
