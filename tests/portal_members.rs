@@ -20,7 +20,7 @@ async fn client_for(mock: &MockPortal) -> PortalClient {
         retries: 0,
         concurrency: NonZeroUsize::new(4).unwrap(),
         rate: RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
-        ca_cert: None,
+        ..ClientOptions::default()
     };
     let key = Credentials::Token(SecretString::from("key"));
     PortalClient::connect(PortalUrl::parse(&mock.url).unwrap(), key, options)
