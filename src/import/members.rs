@@ -105,9 +105,12 @@ fn send<'a>(
                 let refused: HashSet<UserKey> = not_added.iter().map(|u| UserKey::new(u)).collect();
                 return Ok(rows
                     .into_iter()
-                    .map(|row| match refused.contains(&UserKey::new(&row.username)) {
-                        true => Sent::Refused { row, message: None },
-                        false => Sent::Added(row),
+                    .map(|row| {
+                        if refused.contains(&UserKey::new(&row.username)) {
+                            Sent::Refused { row, message: None }
+                        } else {
+                            Sent::Added(row)
+                        }
                     })
                     .collect());
             }
@@ -157,10 +160,11 @@ fn send<'a>(
     })
 }
 
-/// An error reply to the whole call (not a transport or gateway failure, not a token or
-/// permission error): a stricter portal's way of refusing one of the names in it.
+/// The portal's own error reply to the whole call (not a transport or gateway failure; token,
+/// throttling and permission errors are dealt with before): a stricter portal's way of
+/// refusing one of the names in it.
 fn fails_over_names(error: &PortalError) -> bool {
-    matches!(error, PortalError::Api(_)) && !error.is_permission()
+    matches!(error, PortalError::Api(_))
 }
 
 /// The response to an addUsers call was lost after the portal may have applied it: whoever is
@@ -244,6 +248,14 @@ impl Identity {
         }
     }
 
+    /// The portal's spelling, for a user of this organization whom `roster` spells otherwise.
+    fn respelling(&self, roster: &str) -> Option<&str> {
+        match self {
+            Identity::InOrg(name) if name != roster => Some(name),
+            _ => None,
+        }
+    }
+
     /// The `not_added` reason (product spec §3).
     fn reason(&self, caller_is_admin: bool) -> String {
         match self {
@@ -295,54 +307,25 @@ async fn explain(
         .try_collect()
         .await?;
 
-    // Users of this organization the roster spelled differently: once more, as the portal
-    // spells them (one call for the chunk's respelled names).
-    let (respelled, mut settled): (Vec<_>, Vec<_>) = identified
-        .into_iter()
-        .partition(|(refusal, identity)| {
-            matches!(identity, Identity::InOrg(spelling) if *spelling != refusal.row.username)
-        });
-    if !respelled.is_empty() {
-        let retry: Vec<Pending> = respelled
-            .iter()
-            .map(|(refusal, identity)| Pending {
-                username: match identity {
-                    Identity::InOrg(spelling) => spelling.clone(),
-                    _ => unreachable!("partitioned on InOrg"),
+    let mut respelled = Vec::new();
+    let mut settled = Vec::new();
+    for (refusal, identity) in identified {
+        match identity.respelling(&refusal.row.username) {
+            Some(spelling) => respelled.push(Respelled {
+                sent: Pending {
+                    username: spelling.to_owned(),
+                    ..refusal.row.clone()
                 },
-                ..refusal.row.clone()
-            })
-            .collect();
-        let mut by_line: HashMap<u64, (Refusal, Identity)> = respelled
-            .into_iter()
-            .map(|entry| (entry.0.row.line, entry))
-            .collect();
-        for sent in send(ctx, target, role, retry).await? {
-            let line = match &sent {
-                Sent::Added(row) | Sent::Refused { row, .. } => row.line,
-                Sent::Done(result) => result.line.expect("a roster row"),
-            };
-            let (refusal, identity) = by_line.remove(&line).expect("a row sent once");
-            match sent {
-                Sent::Added(_) => {
-                    let mut result = target.row(&refusal.row, Status::Added, "");
-                    result.portal_username = identity.portal_username().map(str::to_owned);
-                    out.push(result);
-                }
-                Sent::Refused { message, .. } => settled.push((
-                    Refusal {
-                        message: message.or(refusal.message),
-                        ..refusal
-                    },
-                    identity,
-                )),
-                Sent::Done(mut result) => {
-                    result.portal_username = Some(result.username);
-                    result.username = refusal.row.username;
-                    out.push(result);
-                }
-            }
+                refusal,
+                identity,
+            }),
+            None => settled.push((refusal, identity)),
         }
+    }
+    if !respelled.is_empty() {
+        let (results, refused_again) = send_respelled(ctx, target, role, respelled).await?;
+        out.extend(results);
+        settled.extend(refused_again);
     }
     out.extend(settled.into_iter().map(|(refusal, identity)| {
         let mut reason = identity.reason(ctx.caller.is_admin);
@@ -357,6 +340,60 @@ async fn explain(
         result
     }));
     Ok(out)
+}
+
+/// A refused row whose user the portal spells differently from the roster.
+struct Respelled {
+    /// The row as sent again: in the portal's spelling.
+    sent: Pending,
+    refusal: Refusal,
+    identity: Identity,
+}
+
+/// Users of this organization whom the roster spelled differently: sent once more, as the
+/// portal spells them (one call for the chunk's names). Returns the rows settled by it, and
+/// the refusals left for diagnosis.
+async fn send_respelled(
+    ctx: &RunContext,
+    target: &Target,
+    role: Role,
+    respelled: Vec<Respelled>,
+) -> Result<(Vec<ResultRow>, Vec<(Refusal, Identity)>), Fatal> {
+    let retry: Vec<Pending> = respelled.iter().map(|r| r.sent.clone()).collect();
+    let mut by_line: HashMap<u64, Respelled> =
+        respelled.into_iter().map(|r| (r.sent.line, r)).collect();
+    let mut results = Vec::new();
+    let mut refused = Vec::new();
+    for sent in send(ctx, target, role, retry).await? {
+        let line = match &sent {
+            Sent::Added(row) | Sent::Refused { row, .. } => row.line,
+            Sent::Done(result) => result.line.expect("a roster row"),
+        };
+        let Respelled {
+            refusal, identity, ..
+        } = by_line.remove(&line).expect("each row is sent once");
+        match sent {
+            Sent::Added(row) => {
+                let mut result = target.row(&refusal.row, Status::Added, "");
+                result.portal_username = Some(row.username);
+                results.push(result);
+            }
+            Sent::Refused { message, .. } => refused.push((
+                Refusal {
+                    message: message.or(refusal.message),
+                    ..refusal
+                },
+                identity,
+            )),
+            // The results show the roster's spelling, and the portal's beside it.
+            Sent::Done(mut result) => {
+                result.portal_username = Some(result.username);
+                result.username = refusal.row.username;
+                results.push(result);
+            }
+        }
+    }
+    Ok((results, refused))
 }
 
 /// Look the user up; a visible profile without `orgId` (the public view of another
