@@ -570,7 +570,7 @@ fn results_failure(
         Exit::RowsNeedAttention
     };
     let message = format!(
-        "writing the results file {path} failed: {error}; it is incomplete, the counts below are what was done on the portal ({writes} write request(s)); run the same command again to complete it"
+        "writing the results file {path} failed: {error}; the file is incomplete, but the counts are what was done on the portal ({writes} write requests); run the same command again to complete it"
     );
     (exit, message)
 }
