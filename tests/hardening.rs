@@ -349,3 +349,79 @@ async fn a_summary_that_cannot_be_written_at_the_end_makes_the_exit_code_at_leas
     assert_eq!(read_results(&s.results).len(), 1);
     assert!(!summary.exists(), "no partial summary in place");
 }
+
+// ---- 2. roster lines built to exhaust memory or the logs -----------------------------------
+
+fn validate(dir: &Workdir, roster: &str) -> Output {
+    bulk_groups()
+        .current_dir(dir.dir.path())
+        .args(["validate", roster])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_row_of_more_fields_than_the_cap_is_one_invalid_row() {
+    let dir = Workdir::new();
+    let commas = ",".repeat(100_000);
+    dir.write(
+        "r.csv",
+        &format!("group,username\nG,amy\n{commas}\nG,{commas}x\nG,bob\n"),
+    );
+    let out = validate(&dir, "r.csv");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    for line in [3, 4] {
+        assert!(
+            stdout.contains(&format!(
+                "line {line}: invalid: the row has more than 10,000 fields"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("rows:        4"), "{stdout}");
+    assert!(stdout.contains("invalid:     2"), "{stdout}");
+}
+
+#[test]
+fn a_header_of_more_columns_than_the_cap_is_a_usage_error() {
+    let dir = Workdir::new();
+    dir.write(
+        "r.csv",
+        &format!("group,username{}\nG,amy\n", ",".repeat(20_000)),
+    );
+    let out = validate(&dir, "r.csv");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("more than 10,000 columns"), "{stderr}");
+    assert!(stderr.len() < 1_000, "{stderr}");
+}
+
+#[test]
+fn logged_lists_of_columns_are_truncated_with_a_count() {
+    let dir = Workdir::new();
+    let unnamed = ",".repeat(9_000);
+    let long_name = "n".repeat(100_000);
+    dir.write(
+        "r.csv",
+        &format!("group,username,{long_name}{unnamed}\nG,amy,{unnamed}\n"),
+    );
+    let out = validate(&dir, "r.csv");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("… and 8,981 more"), "{stdout}");
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(line.len() < 2_000, "a {}-byte line", line.len());
+    }
+    // A header without a username column quotes the header, bounded too.
+    dir.write(
+        "bad.csv",
+        &format!("group,{long_name}{unnamed}\nG,x{unnamed}\n"),
+    );
+    let out = validate(&dir, "bad.csv");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no username column"), "{stderr}");
+    assert!(stderr.contains("… and 8,982 more"), "{stderr}");
+    assert!(stderr.len() < 2_000, "{} bytes", stderr.len());
+}
