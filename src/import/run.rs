@@ -244,7 +244,7 @@ async fn attempt(
     let read_error = join_reader(reader_thread).await;
     let (counts, results_error) = match writer.finish().await {
         Ok(counts) => (counts, None),
-        Err(e) => (e.counts, Some(e.error)),
+        Err(e) => (*e.counts, Some(e.error)),
     };
     let error =
         error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));

@@ -170,8 +170,8 @@ impl ResultsSender {
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct ResultsWriteError {
-    /// Every row sent to the writer, counted.
-    pub counts: Counts,
+    /// Every row sent to the writer, counted (boxed: `Counts` is large for an error).
+    pub counts: Box<Counts>,
     /// The first write or flush error.
     #[source]
     pub error: io::Error,
@@ -200,7 +200,7 @@ impl ResultsTask {
 
     fn panicked() -> ResultsWriteError {
         ResultsWriteError {
-            counts: Counts::default(),
+            counts: Box::default(),
             error: io::Error::other("results writer thread panicked"),
         }
     }
@@ -286,7 +286,10 @@ fn write_loop(
         error = Some(e);
     }
     match error {
-        Some(error) => Err(ResultsWriteError { counts, error }),
+        Some(error) => Err(ResultsWriteError {
+            counts: Box::new(counts),
+            error,
+        }),
         None => Ok(counts),
     }
 }
