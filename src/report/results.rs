@@ -362,6 +362,7 @@ mod tests {
             role: Some(Role::Member),
             status,
             reason: reason.to_owned(),
+            portal_username: None,
         }
     }
 
@@ -419,6 +420,7 @@ mod tests {
             role: None,
             status: Status::Removed,
             reason: String::new(),
+            portal_username: None,
         };
         assert_eq!(
             encode(&r),
