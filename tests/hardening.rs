@@ -413,6 +413,21 @@ fn logged_lists_of_columns_are_truncated_with_a_count() {
     for line in stdout.lines().chain(stderr.lines()) {
         assert!(line.len() < 2_000, "a {}-byte line", line.len());
     }
+    // Groups a --groups file lists but the roster never names: logged and reported, bounded.
+    let groups: String = (0..100).map(|i| format!("Unused {i},private\n")).collect();
+    dir.write("groups.csv", &format!("group,access\nG,org\n{groups}"));
+    dir.write("plain.csv", "group,username\nG,amy\n");
+    let out = bulk_groups()
+        .current_dir(dir.dir.path())
+        .args(["validate", "plain.csv", "--groups", "groups.csv"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("'Unused 19' … and 80 more"), "{stdout}");
+    assert!(stderr.contains("'Unused 19' … and 80 more"), "{stderr}");
+    assert!(!stderr.contains("Unused 20"), "{stderr}");
+
     // A header without a username column quotes the header, bounded too.
     dir.write(
         "bad.csv",

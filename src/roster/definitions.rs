@@ -352,11 +352,7 @@ impl Definitions {
                 count = unused.len(),
                 "the groups file lists {} group(s) the roster never names; ignored: {}",
                 unused.len(),
-                unused
-                    .iter()
-                    .map(|t| format!("'{t}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                super::header::quoted_list(&unused)
             );
         }
     }
