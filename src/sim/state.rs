@@ -18,8 +18,11 @@ use super::search::{Doc, Page, Query};
 use super::wire::{ApiError, Params};
 
 mod directory;
+mod invitations;
+mod reassign;
 
 pub use directory::Listing;
+use invitations::Invitation;
 
 /// Most names one addUsers/removeUsers call may carry (`users` and `admins` together).
 pub const MAX_NAMES_PER_CALL: usize = 25;
@@ -135,8 +138,8 @@ struct Group {
     admins: BTreeSet<String>,
     /// Plain members.
     members: BTreeSet<String>,
-    /// Pending invitations (username → role).
-    invited: HashMap<String, String>,
+    /// Invitations (canonical username → invitation), expired ones included.
+    invited: HashMap<String, Invitation>,
     /// When each member or manager joined (epoch ms; the owner: creation).
     joined: HashMap<String, i64>,
     /// Search ignores the group until then (`--search-lag`).
@@ -931,29 +934,6 @@ impl Portal {
             }
         }
         Ok(json!({"notRemoved": not_removed}))
-    }
-
-    /// `…/invite`: records invitations (they never turn into memberships here).
-    pub fn invite(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let (id, _) = self.managed_group(caller, id)?;
-        let role = p.get("role").unwrap_or("group_member").to_owned();
-        let names: Vec<String> = p
-            .list("users")
-            .iter()
-            .filter_map(|n| self.user(n).map(|u| u.username.clone()))
-            .collect();
-        let g = self.groups.get_mut(&id).expect("group checked above");
-        for n in names {
-            if !g.contains(&n) {
-                g.invited.insert(n, role.clone());
-            }
-        }
-        Ok(json!({"success": true, "groupId": id}))
     }
 
     /// `…/update`: owner, managers and the org admin; a title change keeps per-owner
