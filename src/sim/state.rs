@@ -1,6 +1,9 @@
 //! The portal's in-memory state — orgs, users, groups — and every rule that changes or reveals
 //! it: permissions, the group limit, title uniqueness, the 25-name cap, visibility, search lag.
 //!
+//! Concerns with their own rules live in submodules: `directory` (who sees which accounts),
+//! `reassign`, `invitations`.
+//!
 //! Everything here is synchronous and runs under one short `std::sync::Mutex` lock held by the
 //! caller ([`super::server`]); nothing awaits while holding it. Operations return the JSON
 //! document of the response or an [`ApiError`], so the HTTP layer only formats.
