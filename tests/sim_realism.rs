@@ -280,7 +280,7 @@ async fn user_list_pages_over_250_members() {
         assert_eq!(page["num"], 100, "num is capped at 100");
         for u in page["users"].as_array().unwrap() {
             assert!(u["joined"].as_i64().unwrap() > 0);
-            assert_eq!(u["fullName"].as_str().is_some(), true);
+            assert!(u["fullName"].is_string());
             seen.push((
                 u["username"].as_str().unwrap().to_owned(),
                 u["memberType"].as_str().unwrap().to_owned(),
