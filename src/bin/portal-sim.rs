@@ -37,7 +37,8 @@ struct Args {
         default_value = "admin:admin-password"
     )]
     admin: String,
-    /// Extra accounts: CSV with a header (username[,org,role,password,groups]).
+    /// Extra accounts: CSV with a header
+    /// (username[,org,role,password,groups,email,idp_username,access]).
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
     /// Also create user000001 … userN in the home org (role org_user).
