@@ -90,7 +90,7 @@ pub enum RemovalLimit {
     /// At most this many.
     Count(u32),
     /// At most this percentage of the group's current members, but never fewer than
-    /// [`RemovalLimit::PERCENT_FLOOR`].
+    /// [`RemovalLimit::PERCENT_FLOOR`] — except `0%`, which means none.
     Percent(u32),
 }
 
@@ -102,6 +102,8 @@ impl RemovalLimit {
     pub fn allowed(self, members: u64) -> u64 {
         match self {
             RemovalLimit::Count(n) => u64::from(n),
+            // `0%` is an operator saying "no removals": the floor is for positive percentages.
+            RemovalLimit::Percent(0) => 0,
             RemovalLimit::Percent(p) => (members * u64::from(p) / 100).max(Self::PERCENT_FLOOR),
         }
     }
@@ -428,6 +430,17 @@ mod tests {
         assert_eq!(RemovalLimit::Percent(10).allowed(31), 5);
         assert_eq!(RemovalLimit::Percent(10).allowed(99), 9);
         assert_eq!(RemovalLimit::Count(3).allowed(1000), 3);
+        assert_eq!(
+            RemovalLimit::Percent(0).allowed(31),
+            0,
+            "0% means no removals"
+        );
+        assert_eq!(RemovalLimit::Count(0).allowed(31), 0, "0 means no removals");
+        assert_eq!(
+            RemovalLimit::Percent(1).allowed(31),
+            5,
+            "the floor applies to positive percentages"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn row(line: u64, username: &str, status: Status, reason: &str) -> ResultRow {
         role: Some(Role::Member),
         status,
         reason: reason.to_owned(),
+        portal_username: None,
     }
 }
 

@@ -339,6 +339,7 @@ mod tests {
             role: Some(Role::Member),
             status,
             reason: reason.to_owned(),
+            portal_username: None,
         }
     }
 
@@ -396,6 +397,7 @@ mod tests {
             role: None,
             status: Status::Removed,
             reason: String::new(),
+            portal_username: None,
         };
         assert_eq!(
             encode(&r),
