@@ -688,6 +688,14 @@ async fn reassign_is_for_org_admins_and_targets_the_org() {
         assert!(r.text.contains(target));
     }
     assert_eq!(crew(&s).owner, "admin");
+    // Titles stay unique per owner.
+    s.create_group(&alice, "Crew", "org").await;
+    let r = reassign(&s, &admin, &id, "alice").await;
+    assert_eq!(
+        r.body["error"]["details"],
+        json!(["User 'alice' already has a group named 'Crew'."])
+    );
+    assert_eq!(crew(&s).owner, "admin");
     // GET is refused like every operation.
     let r = s
         .get(
@@ -801,6 +809,14 @@ async fn a_declined_invitation_joins_nobody() {
         &[("users", "bob"), ("role", "group_admin")],
     )
     .await;
+    let bad_role = s
+        .post(
+            &format!("community/groups/{id}/invite"),
+            Some(&admin),
+            &[("users", "carol"), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(bad_role.error_code(), Some(400));
     let bob = s.token("bob", "bob-pw").await;
     let list = s
         .get("community/users/bob/invitations", Some(&bob), &[])
@@ -821,4 +837,27 @@ async fn a_declined_invitation_joins_nobody() {
     assert_eq!(crew(&s).admins, ["admin"]);
     let r = s.post(&format!("{path}/accept"), Some(&bob), &[]).await;
     assert_eq!(r.error_code(), Some(400), "gone once declined");
+}
+
+#[tokio::test]
+async fn reassign_respects_the_targets_group_limit() {
+    let mut c = with_group(
+        SimConfig {
+            group_limit: 1,
+            ..config()
+        },
+        &["alice"],
+    );
+    c.initial_groups.push(SeedGroup::new("Bob's", "bob"));
+    let s = start(c).await;
+    let admin = s.admin().await;
+    let id = crew(&s).id;
+    let r = reassign(&s, &admin, &id, "bob").await;
+    assert_eq!(r.body["error"]["message"], "Unable to reassign group.");
+    assert!(r.text.contains("maximum number of groups"), "{}", r.text);
+    assert_eq!(crew(&s).owner, "admin");
+    // A target already in the group (alice, at the limit with it) takes no new slot.
+    let r = reassign(&s, &admin, &id, "alice").await;
+    assert_eq!(r.body["success"], true, "{}", r.text);
+    assert_eq!(crew(&s).owner, "alice");
 }

@@ -106,7 +106,7 @@
 //! - `userList` entries carry the time each member joined (the owner: the group's creation).
 //! - reassign: org admins of the group's org only (403 otherwise); the target must be a user
 //!   of that org (else 400 "Unable to reassign group." naming it), below the group limit
-//!   unless already in the group, and without a group of that title (COM_0044). Reply
+//!   unless already in the group, and without a group of that title. Reply
 //!   `{success, groupId}`.
 //! - invite: owner, managers, org admin; users of any org; already-members, pending invitees
 //!   and unknown names change nothing, the reply is `{success, groupId}` regardless;

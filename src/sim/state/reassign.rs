@@ -15,7 +15,7 @@ fn refused(detail: impl Into<String>) -> ApiError {
 impl Portal {
     /// `…/reassign` with `targetUsername`: org administrators only (403 otherwise); the target
     /// must be a user of the group's org, below the group limit unless already in the group,
-    /// and own no group of the same title.
+    /// and own no group of the same title (titles are unique per owner).
     pub fn reassign(
         &mut self,
         caller: Option<&str>,
@@ -44,11 +44,10 @@ impl Portal {
         }
         let new_key = (new.to_lowercase(), g.title.to_lowercase());
         if self.titles.contains_key(&new_key) {
-            return Err(
-                ApiError::duplicate_title("reassign", &g.title).with_detail(format!(
-                    "The group would be '{new}''s second of that title."
-                )),
-            );
+            return Err(refused(format!(
+                "User '{new}' already has a group named '{}'.",
+                g.title
+            )));
         }
         let joins = !g.contains(&new);
         if joins && target.memberships() >= u64::from(self.group_limit) {
