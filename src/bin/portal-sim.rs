@@ -37,7 +37,8 @@ struct Args {
         default_value = "admin:admin-password"
     )]
     admin: String,
-    /// Extra accounts: CSV with a header (username[,org,role,password,groups]).
+    /// Extra accounts: CSV with a header
+    /// (username[,org,role,password,groups,email,idp_username,access]).
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
     /// Also create user000001 … userN in the home org (role org_user).
@@ -225,5 +226,49 @@ async fn main() -> ExitCode {
             eprintln!("portal-sim: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> SimConfig {
+        let argv = std::iter::once("portal-sim").chain(args.iter().copied());
+        Args::try_parse_from(argv).unwrap().into_config().unwrap()
+    }
+
+    #[test]
+    fn realistic_sets_the_switches_and_explicit_flags_win() {
+        let plain = config(&[]);
+        assert!(!plain.strict_chunks && plain.legacy_members_cap.is_none());
+        assert_eq!(plain.throttle_status, ThrottleStatus::TooManyRequests);
+
+        let realistic = config(&["--realistic", "--cool-off", "1m"]);
+        assert!(realistic.strict_chunks && realistic.exact_case && realistic.reassign_drops_owner);
+        assert_eq!(realistic.legacy_members_cap, Some(100));
+        assert_eq!(realistic.privileges_in, PrivilegesIn::PortalsSelf);
+        assert_eq!(realistic.throttle_status, ThrottleStatus::Forbidden);
+        assert_eq!(realistic.cool_off, Duration::from_secs(60));
+
+        let mixed = config(&[
+            "--realistic",
+            "--throttle-status",
+            "429",
+            "--privileges-in",
+            "none",
+            "--legacy-members-cap",
+            "7",
+        ]);
+        assert_eq!(mixed.throttle_status, ThrottleStatus::TooManyRequests);
+        assert_eq!(mixed.privileges_in, PrivilegesIn::None);
+        assert_eq!(mixed.legacy_members_cap, Some(7));
+        assert!(mixed.strict_chunks);
+
+        let single = config(&["--exact-case", "--privileges-in", "community-self"]);
+        assert!(single.exact_case && !single.strict_chunks);
+        assert_eq!(single.privileges_in, PrivilegesIn::CommunitySelf);
+        let wrong = Args::try_parse_from(["portal-sim", "--throttle-status", "500"]);
+        assert!(wrong.is_err());
     }
 }

@@ -71,6 +71,7 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
     };
     let me = caller.username();
     let arg = ctx.route.arg.as_deref().unwrap_or("");
+    let item = ctx.route.item.as_deref();
     let p = ctx.params;
     let app = ctx.app;
     if endpoint.is_write() {
@@ -80,6 +81,13 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
             Endpoint::AddUsers => portal.add_users(me, arg, p),
             Endpoint::RemoveUsers => portal.remove_users(me, arg, p),
             Endpoint::Invite => portal.invite(me, arg, p),
+            Endpoint::Reassign => portal.reassign(me, arg, p),
+            Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => portal.answer_invitation(
+                me,
+                arg,
+                item.unwrap_or(""),
+                endpoint == Endpoint::AcceptInvitation,
+            ),
             Endpoint::Update => portal.update_group(me, arg, p),
             _ => portal.delete_group(me, arg),
         };
@@ -100,6 +108,7 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
         Endpoint::CommunitySelf => reply(app.portal().community_self(me)),
         Endpoint::UserGet => reply(app.portal().user_get(me, arg)),
         Endpoint::UserSearch => reply(app.portal().search_users(me, p)),
+        Endpoint::UserInvitations => reply(app.portal().user_invitations(me, arg, item)),
         Endpoint::GroupSearch => reply(Ok(app.portal().search_groups(me, p))),
         Endpoint::GroupGet => reply(app.portal().group_get(me, arg)),
         Endpoint::GroupUsers => reply(app.portal().group_users(me, arg)),

@@ -1,6 +1,9 @@
 //! The portal's in-memory state — orgs, users, groups — and every rule that changes or reveals
 //! it: permissions, the group limit, title uniqueness, the 25-name cap, visibility, search lag.
 //!
+//! Concerns with their own rules live in submodules: `directory` (who sees which accounts),
+//! `members` (listing and changing a group's members), `reassign`, `invitations`.
+//!
 //! Everything here is synchronous and runs under one short `std::sync::Mutex` lock held by the
 //! caller ([`super::server`]); nothing awaits while holding it. Operations return the JSON
 //! document of the response or an [`ApiError`], so the HTTP layer only formats.
@@ -18,8 +21,12 @@ use super::search::{Doc, Page, Query};
 use super::wire::{ApiError, Params};
 
 mod directory;
+mod invitations;
+mod members;
+mod reassign;
 
 pub use directory::Listing;
+use invitations::Invitation;
 
 /// Most names one addUsers/removeUsers call may carry (`users` and `admins` together).
 pub const MAX_NAMES_PER_CALL: usize = 25;
@@ -135,8 +142,8 @@ struct Group {
     admins: BTreeSet<String>,
     /// Plain members.
     members: BTreeSet<String>,
-    /// Pending invitations (username → role).
-    invited: HashMap<String, String>,
+    /// Invitations (canonical username → invitation), expired ones included.
+    invited: HashMap<String, Invitation>,
     /// When each member or manager joined (epoch ms; the owner: creation).
     joined: HashMap<String, i64>,
     /// Search ignores the group until then (`--search-lag`).
@@ -742,62 +749,6 @@ impl Portal {
         Ok(self.group_json(g, me))
     }
 
-    /// `community/groups/{id}/users`: owner, admins (owner included), plain members.
-    /// Only for members and those who may manage the group.
-    pub fn group_users(&self, caller: Option<&str>, id: &str) -> Result<Value, ApiError> {
-        let me = self.caller(caller);
-        let g = self.visible_group(id, me)?;
-        let allowed = me.is_some_and(|u| g.contains(&u.username) || Self::can_manage(g, u));
-        if !allowed {
-            return Err(ApiError::forbidden());
-        }
-        // `--legacy-members-cap`: each list silently stops at the cap.
-        let cap = self.legacy_members_cap.map_or(usize::MAX, |n| n as usize);
-        let admins: Vec<&str> = std::iter::once(g.owner.as_str())
-            .chain(g.admins.iter().map(String::as_str))
-            .take(cap)
-            .collect();
-        let users: Vec<&String> = g.members.iter().take(cap).collect();
-        Ok(json!({"owner": g.owner, "admins": admins, "users": users}))
-    }
-
-    /// `community/groups/{id}/userList`: the paged member list.
-    pub fn group_user_list(
-        &self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let me = self.caller(caller);
-        let g = self.visible_group(id, me)?;
-        if !me.is_some_and(|u| g.contains(&u.username) || Self::can_manage(g, u)) {
-            return Err(ApiError::forbidden());
-        }
-        let wanted = p.get("memberType").map(str::to_ascii_lowercase);
-        let all: Vec<(&str, &str)> = std::iter::once((g.owner.as_str(), "owner"))
-            .chain(g.admins.iter().map(|a| (a.as_str(), "admin")))
-            .chain(g.members.iter().map(|m| (m.as_str(), "member")))
-            .filter(|(_, t)| match wanted.as_deref() {
-                Some("admin") => *t != "member",
-                Some("member") => *t == "member",
-                _ => true,
-            })
-            .collect();
-        let page = Page::from_params(p.get("start"), p.get("num"), 25);
-        let (range, next) = page.window(all.len());
-        let users: Vec<Value> = all[range]
-            .iter()
-            .map(|(u, t)| {
-                let joined = g.joined.get(*u).copied().unwrap_or(g.created_ms);
-                json!({"username": u, "fullName": u, "memberType": t, "thumbnail": null, "joined": joined})
-            })
-            .collect();
-        Ok(json!({
-            "owner": g.owner, "total": all.len(), "start": page.start, "num": page.num,
-            "nextStart": next, "users": users,
-        }))
-    }
-
     /// `community/createGroup`: the caller becomes owner; titles are unique per owner
     /// (case-insensitive, trailing whitespace trimmed); the owner must be below the group limit.
     pub fn create_group(&mut self, caller: Option<&str>, p: &Params) -> Result<Value, ApiError> {
@@ -838,122 +789,6 @@ impl Portal {
             return Err(ApiError::forbidden());
         }
         Ok((g.id.clone(), me))
-    }
-
-    /// The account `name` designates in addUsers/removeUsers: any spelling, or under
-    /// `--exact-case` only the portal's own.
-    fn member_named(&self, name: &str) -> Option<&User> {
-        self.user(name)
-            .filter(|u| !self.exact_case || u.username == name)
-    }
-
-    /// `…/addUsers`: `users` join as members, `admins` as managers (members are promoted).
-    /// Unknown users, users of another org, users at the group limit and users already in
-    /// the group (in that role) come back in `notAdded`; under `--strict-chunks` one unknown
-    /// name fails the whole call instead, before anything is applied.
-    pub fn add_users(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let (users, admins) = (p.list("users"), p.list("admins"));
-        let (id, _) = self.managed_group(caller, id)?;
-        if users.len() + admins.len() > MAX_NAMES_PER_CALL {
-            return Err(ApiError::too_many_users());
-        }
-        if self.strict_chunks
-            && let Some(unknown) = users
-                .iter()
-                .chain(&admins)
-                .find(|n| self.member_named(n).is_none())
-        {
-            return Err(ApiError::unknown_user_in_call(unknown));
-        }
-        let mut not_added: NotApplied = Vec::new();
-        for (name, as_admin) in users
-            .iter()
-            .map(|n| (n, false))
-            .chain(admins.iter().map(|n| (n, true)))
-        {
-            let g = &self.groups[&id];
-            let Some(u) = self.member_named(name) else {
-                not_added.push(name.clone());
-                continue;
-            };
-            let current = g.member_type(&u.username);
-            let eligible = u.org_id == g.org_id
-                && match (current, as_admin) {
-                    ("none", _) => u.memberships() < u64::from(self.group_limit),
-                    ("member", true) => true, // promotion
-                    _ => false,               // already in the group in that role (or owner)
-                };
-            if eligible {
-                let canonical = u.username.clone();
-                self.join(&id, &canonical, as_admin);
-            } else {
-                not_added.push(name.clone());
-            }
-        }
-        Ok(json!({"notAdded": not_added}))
-    }
-
-    /// `…/removeUsers`: members and managers leave; the owner, unknown users and non-members
-    /// come back in `notRemoved`.
-    pub fn remove_users(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let names = [p.list("users"), p.list("admins")].concat();
-        let (id, _) = self.managed_group(caller, id)?;
-        if names.len() > MAX_NAMES_PER_CALL {
-            return Err(ApiError::too_many_users());
-        }
-        let mut not_removed: NotApplied = Vec::new();
-        for name in &names {
-            let canonical = self.member_named(name).map(|u| u.username.clone());
-            let g = self.groups.get_mut(&id).expect("group checked above");
-            let removed = canonical
-                .as_ref()
-                .is_some_and(|c| g.members.remove(c) | g.admins.remove(c));
-            if let Some(c) = canonical.as_ref().filter(|_| removed) {
-                g.joined.remove(c);
-            }
-            match canonical.filter(|_| removed) {
-                Some(c) => {
-                    if let Some(u) = self.users.get_mut(&c.to_lowercase()) {
-                        u.groups -= 1;
-                    }
-                }
-                None => not_removed.push(name.clone()),
-            }
-        }
-        Ok(json!({"notRemoved": not_removed}))
-    }
-
-    /// `…/invite`: records invitations (they never turn into memberships here).
-    pub fn invite(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let (id, _) = self.managed_group(caller, id)?;
-        let role = p.get("role").unwrap_or("group_member").to_owned();
-        let names: Vec<String> = p
-            .list("users")
-            .iter()
-            .filter_map(|n| self.user(n).map(|u| u.username.clone()))
-            .collect();
-        let g = self.groups.get_mut(&id).expect("group checked above");
-        for n in names {
-            if !g.contains(&n) {
-                g.invited.insert(n, role.clone());
-            }
-        }
-        Ok(json!({"success": true, "groupId": id}))
     }
 
     /// `…/update`: owner, managers and the org admin; a title change keeps per-owner

@@ -31,6 +31,12 @@ pub enum Endpoint {
     UserGet,
     /// `community/users` (user search with `q`).
     UserSearch,
+    /// `community/users/{username}/invitations` and `…/invitations/{id}`.
+    UserInvitations,
+    /// `community/users/{username}/invitations/{id}/accept`.
+    AcceptInvitation,
+    /// `community/users/{username}/invitations/{id}/decline`.
+    DeclineInvitation,
     /// `community/groups` (group search).
     GroupSearch,
     /// `community/groups/{id}`.
@@ -47,6 +53,8 @@ pub enum Endpoint {
     RemoveUsers,
     /// `community/groups/{id}/invite`.
     Invite,
+    /// `community/groups/{id}/reassign`.
+    Reassign,
     /// `community/groups/{id}/update`.
     Update,
     /// `community/groups/{id}/delete`.
@@ -57,7 +65,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// All endpoints, in `by_endpoint` order.
-    pub const ALL: [Endpoint; 22] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Info,
         Endpoint::GenerateToken,
         Endpoint::OAuthToken,
@@ -69,6 +77,9 @@ impl Endpoint {
         Endpoint::CommunitySelf,
         Endpoint::UserGet,
         Endpoint::UserSearch,
+        Endpoint::UserInvitations,
+        Endpoint::AcceptInvitation,
+        Endpoint::DeclineInvitation,
         Endpoint::GroupSearch,
         Endpoint::GroupGet,
         Endpoint::GroupUsers,
@@ -77,6 +88,7 @@ impl Endpoint {
         Endpoint::AddUsers,
         Endpoint::RemoveUsers,
         Endpoint::Invite,
+        Endpoint::Reassign,
         Endpoint::Update,
         Endpoint::Delete,
         Endpoint::Other,
@@ -96,6 +108,9 @@ impl Endpoint {
             Endpoint::CommunitySelf => "community/self",
             Endpoint::UserGet => "community/users",
             Endpoint::UserSearch => "community/users/search",
+            Endpoint::UserInvitations => "community/users/invitations",
+            Endpoint::AcceptInvitation => "invitations/accept",
+            Endpoint::DeclineInvitation => "invitations/decline",
             Endpoint::GroupSearch => "community/groups",
             Endpoint::GroupGet => "groups/get",
             Endpoint::GroupUsers => "groups/users",
@@ -104,6 +119,7 @@ impl Endpoint {
             Endpoint::AddUsers => "addUsers",
             Endpoint::RemoveUsers => "removeUsers",
             Endpoint::Invite => "invite",
+            Endpoint::Reassign => "reassign",
             Endpoint::Update => "update",
             Endpoint::Delete => "delete",
             Endpoint::Other => "other",
@@ -118,6 +134,9 @@ impl Endpoint {
                 | Endpoint::AddUsers
                 | Endpoint::RemoveUsers
                 | Endpoint::Invite
+                | Endpoint::Reassign
+                | Endpoint::AcceptInvitation
+                | Endpoint::DeclineInvitation
                 | Endpoint::Update
                 | Endpoint::Delete
         )

@@ -37,15 +37,19 @@ pub enum Listing {
     Search,
 }
 
+/// Whether `me` sees all of `u`: `u` themselves, or an administrator of `u`'s org.
+fn sees_all(me: Option<&User>, u: &User) -> bool {
+    me.is_some_and(|m| m.username == u.username || m.is_admin_of(&u.org_id))
+}
+
 impl Portal {
     /// `u` as `me` may see it, or `None` when `me` may not see it at all.
     fn user_view(&self, me: Option<&User>, u: &User) -> Option<Value> {
-        let admin = me.is_some_and(|m| m.username == u.username || m.is_admin_of(&u.org_id));
-        let same_org = me.is_some_and(|m| m.org_id == u.org_id);
         let mut v = self.user_json(u);
-        if admin {
+        if sees_all(me, u) {
             return Some(v);
         }
+        let same_org = me.is_some_and(|m| m.org_id == u.org_id);
         let hidden: &[&str] = match (same_org, u.access) {
             (true, UserAccess::Org | UserAccess::Public) => &["email", "idpUsername"],
             (false, UserAccess::Public) => &PRIVATE_FIELDS,
@@ -65,8 +69,11 @@ impl Portal {
         let me = self.caller(caller);
         let u = self.user(username).ok_or_else(ApiError::user_not_found)?;
         let v = self.user_view(me, u).ok_or_else(ApiError::user_not_found)?;
-        let own = me.is_some_and(|m| m.username == u.username || m.is_admin_of(&u.org_id));
-        Ok(if own { self.with_groups(u, v) } else { v })
+        Ok(if sees_all(me, u) {
+            self.with_groups(u, v)
+        } else {
+            v
+        })
     }
 
     /// `portals/self/users` and `/search`: the caller's org, paged, sorted by username, `q`
