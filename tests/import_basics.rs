@@ -170,6 +170,10 @@ async fn look_alike_titles_in_a_large_organization_are_compared_exactly(realism:
         (rows[0].status.as_str(), rows[0].group_id.as_str()),
         ("added", exact_id.as_str())
     );
-    assert_eq!(sim.stats().by_endpoint["createGroup"], 0);
+    let stats = sim.stats();
+    assert_eq!(stats.by_endpoint["createGroup"], 0);
+    // The organization's first page (its size), then the title query's three pages; no sweep
+    // once the title query has found the group.
+    assert_eq!(stats.by_endpoint["community/groups"], 4);
 }
 }

@@ -87,15 +87,15 @@ async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, Resolv
     let titled = |index: &Index| index.get(&key).cloned().unwrap_or_default();
     let matches = match org_index(ctx, Sweep::IfCheaper).await? {
         Some(index) => titled(index),
-        None => {
-            let found = search_exact(ctx, &key, title).await?;
+        None => match search_exact(ctx, &key, title).await? {
             // Search alone never proves a group absent (a title of stop-words or punctuation
             // can match nothing): the sweep answers, once per run, when the org allows one.
-            match org_index(ctx, Sweep::Always).await? {
-                Some(index) if found.is_empty() => titled(index),
-                _ => found,
-            }
-        }
+            found if found.is_empty() => org_index(ctx, Sweep::Always)
+                .await?
+                .map(titled)
+                .unwrap_or_default(),
+            found => found,
+        },
     };
     match pick(ctx, &matches, title)? {
         Some(group) => existing(ctx, group).await,
