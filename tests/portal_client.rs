@@ -29,6 +29,7 @@ fn options() -> ClientOptions {
         concurrency: NonZeroUsize::new(8).unwrap(),
         rate: RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
         ca_cert: None,
+        ..ClientOptions::default()
     }
 }
 

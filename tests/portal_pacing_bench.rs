@@ -40,6 +40,7 @@ async fn run(limit: u32, latency: Duration, rate: RateSetting, seconds: u64) -> 
             concurrency: NonZeroUsize::new(16).unwrap(),
             rate,
             ca_cert: None,
+            ..ClientOptions::default()
         },
     )
     .await

@@ -58,6 +58,16 @@ impl Token {
         self.renew_at.is_some_and(|at| now >= at)
     }
 
+    /// Good to send at `now`: not yet due for renewal (so well within its lifetime).
+    pub(crate) fn fresh_at(&self, now: Instant) -> bool {
+        !self.due(now)
+    }
+
+    /// Within its lifetime at `at`, as far as the client knows (static tokens always are).
+    pub(crate) fn live_at(&self, at: Instant) -> bool {
+        self.expires_at.is_none_or(|expires| at < expires)
+    }
+
     /// Builds a token from `generateToken`'s reply.
     fn issued(reply: TokenReply, generation: u64, now: Instant) -> Token {
         let requested = Duration::from_secs(TOKEN_MINUTES * 60);
