@@ -58,9 +58,13 @@ impl Token {
         self.renew_at.is_some_and(|at| now >= at)
     }
 
-    /// Good to send at `now`: not yet due for renewal (so well within its lifetime).
-    pub(crate) fn fresh_at(&self, now: Instant) -> bool {
-        !self.due(now)
+    /// Good to send at `now`: at most halfway from its renewal time to its expiry, so that
+    /// it is still within its lifetime when the request arrives.
+    pub(crate) fn sendable_at(&self, now: Instant) -> bool {
+        match (self.renew_at, self.expires_at) {
+            (Some(renew), Some(expires)) => now < renew + (expires - renew) / 2,
+            _ => true,
+        }
     }
 
     /// Within its lifetime at `at`, as far as the client knows (static tokens always are).
@@ -135,7 +139,8 @@ impl Auth {
         self.renewable
     }
 
-    fn current(&self) -> Option<Arc<Token>> {
+    /// The latest token, as it is (no renewal).
+    pub(crate) fn current(&self) -> Option<Arc<Token>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -572,19 +572,17 @@ impl PortalClient {
             })
         };
         let (turn, token) = loop {
-            let token = if authenticated {
-                match self.inner.auth.token(|| self.fetch_token()).await {
-                    Ok(token) => Some(token),
-                    Err(err) => return failed(err),
-                }
-            } else {
-                None
-            };
+            // Renewed here, outside the line, when due (a renewal needs a turn of its own).
+            if authenticated && let Err(err) = self.inner.auth.token(|| self.fetch_token()).await {
+                return failed(err);
+            }
             let turn = self.inner.pacer.acquire().await?;
-            if token.as_ref().is_none_or(|t| t.fresh_at(turn.sent_at)) {
+            // The newest token now: it may have been renewed while this request waited.
+            let token = authenticated.then(|| self.inner.auth.current()).flatten();
+            if token.as_ref().is_none_or(|t| t.sendable_at(turn.sent_at)) {
                 break (turn, token);
             }
-            // The token fell due while the request waited for its turn: renew, queue again.
+            // Grown too old while the request waited for its turn: renew, queue again.
         };
         let auth_header = match token.as_deref().map(Token::header_value).transpose() {
             Ok(header) => header,
