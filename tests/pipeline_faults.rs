@@ -2,13 +2,17 @@
 //! while requests wait or back off, and a portal that throttles everything. Each test fails
 //! without the behaviour it names.
 
+mod portal_support;
 mod support;
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use bulk_groups::exit::Exit;
-use bulk_groups::portal::RateSetting;
+use bulk_groups::portal::{Credentials, PortalUrl, RateSetting};
+use portal_support::{MockPortal, Reply};
+use secrecy::SecretString;
+use serde_json::json;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,4 +37,55 @@ async fn short_lived_tokens_survive_gateway_errors_and_waits_in_line() {
     for g in 1..=40 {
         assert_eq!(&members_of(sim, &format!("Course {g:03}")).0, users);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_that_throttles_everything_ends_the_run_with_exit_4_and_every_row_accounted_for() {
+    // Signed in, then every group request is refused (429, Retry-After: 1) for good.
+    let mock = MockPortal::start(|s, _| match s.endpoint.as_str() {
+        "portals/self" => Reply::json(json!({
+            "id": "ORG1", "portalName": "Mock", "portalMode": "multitenant",
+            "user": {"username": "admin", "orgId": "ORG1", "role": "org_admin",
+                     "privileges": ["portal:user:createGroup", "portal:admin:assignToGroups"]}
+        })),
+        "community/self" => Reply::json(json!({
+            "username": "admin", "orgId": "ORG1", "role": "org_admin",
+            "privileges": ["portal:user:createGroup", "portal:admin:assignToGroups"],
+            "groups": []
+        })),
+        _ => Reply::status_json(
+            429,
+            json!({"error": {"code": 429, "message": "Too many requests.", "details": []}}),
+        )
+        .with_header("retry-after", "1"),
+    })
+    .await;
+    let scenario = Scenario::new(3, 10, |_| {}).await;
+    let mut config = scenario.config();
+    config.portal = PortalUrl::parse(&mock.url).unwrap();
+    config.credentials = Credentials::Token(SecretString::from("k"));
+    // 2 s instead of 2 min; the 1 s Retry-After stretches it to 3 × 1 s.
+    config.client.stall_limit = Duration::from_secs(2);
+    let outcome = run_import(config).await;
+    assert_exit(&outcome, Exit::PortalUnavailable);
+    let rows = read_results(&scenario.results);
+    assert_eq!(by_line(&rows).len(), 30, "one results row per roster row");
+    assert!(
+        rows.iter().all(|r| r.status == "failed"),
+        "{:?}",
+        status_counts(&rows)
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.reason.contains("nothing has succeeded for 3 s")),
+        "{:?}",
+        rows[0].reason
+    );
+    // Throttled requests were waited out, not retried to exhaustion: none gave up on its
+    // retry count, and the client kept to the portal's pauses.
+    let refused = mock.count("community/groups");
+    assert!(
+        refused <= 4,
+        "{refused} searches against a 1 s Retry-After over 3 s"
+    );
 }
