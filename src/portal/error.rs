@@ -818,6 +818,74 @@ mod tests {
     }
 
     #[test]
+    fn a_403_about_too_many_requests_is_throttling_not_a_permission_error() {
+        let e = err(
+            AddUsers,
+            403,
+            r#"{"error":{"code":403,"message":"Too many requests. Try again later.","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && e.is_retryable(), "{e:?}");
+        assert!(!e.is_permission());
+        // In a 200 body, and as a gateway's page, alike.
+        let e = err(
+            Search,
+            200,
+            r#"{"error":{"code":403,"message":"Too many requests","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && !e.is_permission());
+        let e = err(
+            Search,
+            403,
+            "<html><title>403 Too Many Requests</title></html>",
+        );
+        assert!(e.is_throttled() && !e.is_permission());
+        // Any error naming a rate or request limit is throttling.
+        let e = err(
+            Search,
+            200,
+            r#"{"error":{"code":400,"message":"Request limit exceeded.","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && e.is_retryable());
+        // The documented permission error stays one.
+        let e = err(
+            AddUsers,
+            403,
+            r#"{"error":{"code":403,"message":"You do not have permissions to access this resource or perform this operation.","details":[]}}"#,
+        );
+        assert!(e.is_permission() && !e.is_throttled() && !e.is_retryable());
+    }
+
+    #[test]
+    fn stalled_and_oversized_replies_classify() {
+        let last = err(
+            Search,
+            429,
+            r#"{"error":{"code":429,"message":"Too many requests."}}"#,
+        );
+        let e = PortalError::Stalled {
+            kind: Search,
+            waited: Duration::from_secs(120),
+            ambiguous: false,
+            last: Some(Box::new(last)),
+        };
+        assert!(e.is_unavailable() && !e.is_retryable());
+        assert_eq!(e.code(), Some(429));
+        assert_eq!(
+            e.to_string(),
+            "search: given up: nothing has succeeded for 120 s while the portal kept failing or refusing requests; last error: search: Too many requests. [code 429]"
+        );
+        let e = PortalError::ReplyTooLarge {
+            kind: Search,
+            cap: 64 * 1024 * 1024,
+        };
+        assert!(!e.is_retryable() && !e.is_unavailable());
+        assert_eq!(
+            e.to_string(),
+            "search: the portal's reply exceeds 64 MiB, the most this client reads"
+        );
+    }
+
+    #[test]
     fn arcgis_server_style_error() {
         let e = err(
             Group,
