@@ -79,9 +79,10 @@ async fn run(
     for _ in 0..16 {
         let (client, group) = (client.clone(), group.clone());
         workers.push(tokio::spawn(async move {
-            let mut ok = 0u64;
+            let (mut ok, mut sent) = (0u64, 0u64);
             while Instant::now() < deadline {
-                let done = if ok % 2 == 0 {
+                sent += 1;
+                let done = if sent.is_multiple_of(2) {
                     client.portal_self().await.map(drop)
                 } else {
                     client
