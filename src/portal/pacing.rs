@@ -549,7 +549,9 @@ impl Pacer {
             s.hit_wall(now, sent_at);
         }
         let wall_after = s.wall.is_some();
-        if let Control::Auto(aimd) = &mut s.control {
+        // A probe only asks whether the wall is still there; its refusals are not new
+        // congestion events (each would cut the rate again).
+        if !was_probe && let Control::Auto(aimd) = &mut s.control {
             aimd.on_reply(now, sent_at, now - sent_at, signal);
         }
         drop(s);
