@@ -1,6 +1,7 @@
 //! The request pipeline under faults, end to end against the simulator: tokens that expire
-//! while requests wait or back off, and a portal that throttles everything. Each test fails
-//! without the behaviour it names.
+//! while requests wait or back off, cool-offs (429 or 403 "Too many requests" for everything,
+//! without Retry-After), and a portal that throttles everything. Each test fails without the
+//! behaviour it names.
 
 mod portal_support;
 mod support;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::{Credentials, PortalUrl, RateSetting};
+use bulk_groups::sim::ThrottleStatus;
 use portal_support::{MockPortal, Reply};
 use secrecy::SecretString;
 use serde_json::json;
@@ -88,4 +90,43 @@ async fn a_portal_that_throttles_everything_ends_the_run_with_exit_4_and_every_r
         refused <= 4,
         "{refused} searches against a 1 s Retry-After over 3 s"
     );
+}
+
+/// An import against a portal whose limit of 20 req/s, once tripped, refuses everything for
+/// 3 s with `status` (no Retry-After): the run pauses and probes instead of spending rows'
+/// retries against the wall, resumes below the tripping rate, and completes.
+async fn cool_off_is_waited_out(status: ThrottleStatus) {
+    let scenario = Scenario::new(10, 100, |c| {
+        c.rate_limit = Some(20);
+        c.cool_off = Duration::from_secs(3);
+        c.throttle_status = status;
+    })
+    .await;
+    let (sim, users) = (&scenario.sim, &scenario.users);
+    let mut config = scenario.config();
+    // Six retries would not outlast a 3 s wall if each refusal spent one.
+    config.client.retries = 2;
+    let outcome = run_import(config).await;
+    assert_exit(&outcome, Exit::Success);
+    for g in 1..=10 {
+        assert_eq!(&members_of(sim, &format!("Course {g:03}")).0, users);
+    }
+    let stats = sim.stats();
+    assert!(stats.throttled_429 > 0, "the limit tripped: {stats:?}");
+    // Per cool-off: the requests in flight when it tripped (at most 8) and the refused probes
+    // (1 s and 2 s after it: two). At most two cool-offs per run (spec §8) refuse at most 20.
+    assert!(
+        stats.throttled_429 <= 20,
+        "requests sent against the wall: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cool_off_of_bare_429s_is_waited_out() {
+    cool_off_is_waited_out(ThrottleStatus::TooManyRequests).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cool_off_of_403_too_many_requests_is_waited_out_not_a_permission_failure() {
+    cool_off_is_waited_out(ThrottleStatus::Forbidden).await;
 }
