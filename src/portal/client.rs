@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, LOCATION, REFERER, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderValue, LOCATION, REFERER, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -479,24 +479,7 @@ impl PortalClient {
             if err.is_token_error()
                 && let Some(sent) = attempt.token
             {
-                let renewable = self.inner.auth.renewable();
-                // Only a token the portal should still have accepted counts as refused; one
-                // that outlived its lifetime on the way is simply renewed.
-                if sent.live && (!renewable || token_renewed) {
-                    warn!(kind = kind.as_str(), error = %err, "token rejected");
-                    return Err(PortalError::TokenRejected {
-                        kind,
-                        code: err.code().unwrap_or(498),
-                        renewable,
-                    });
-                }
-                token_renewed |= sent.live;
-                debug!(kind = kind.as_str(), "token rejected; renewing");
-                self.inner
-                    .auth
-                    .renew(Some(sent.generation), RenewReason::Rejected, || {
-                        self.fetch_token()
-                    })
+                self.renew_rejected(kind, &err, sent, &mut token_renewed)
                     .await?;
                 self.inner.counters.retried();
                 continue;
@@ -555,6 +538,36 @@ impl PortalClient {
         }
     }
 
+    /// After a 498/499 for the token `sent`: renews it, or fails when renewing cannot help.
+    /// Only a token the portal should still have accepted counts as refused (once renewed,
+    /// a second refusal is final); one that outlived its lifetime on the way is just renewed.
+    async fn renew_rejected(
+        &self,
+        kind: RequestKind,
+        err: &PortalError,
+        sent: SentToken,
+        renewed: &mut bool,
+    ) -> Result<(), PortalError> {
+        let renewable = self.inner.auth.renewable();
+        if sent.live && (!renewable || *renewed) {
+            warn!(kind = kind.as_str(), error = %err, "token rejected");
+            return Err(PortalError::TokenRejected {
+                kind,
+                code: err.code().unwrap_or(498),
+                renewable,
+            });
+        }
+        *renewed |= sent.live;
+        debug!(kind = kind.as_str(), "token rejected; renewing");
+        self.inner
+            .auth
+            .renew(Some(sent.generation), RenewReason::Rejected, || {
+                self.fetch_token()
+            })
+            .await?;
+        Ok(())
+    }
+
     /// One HTTP exchange through the pacer, classified. The token (when `authenticated`) is
     /// taken after the request's turn comes, so waiting in line or backing off can never make
     /// it stale; `Err` when the pacer refused to send.
@@ -588,45 +601,8 @@ impl PortalClient {
             Ok(header) => header,
             Err(err) => return failed(err),
         };
-        let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
-        form.push(("f", "json"));
-        form.extend_from_slice(params);
-
         self.inner.counters.sent(kind);
-        let http = &self.inner.http;
-        let mut request = if kind.is_post() {
-            http.post(url.clone()).form(&form)
-        } else {
-            http.get(url.clone()).query(&form)
-        };
-        request = request
-            .header(REFERER, REFERER_VALUE)
-            .header(ACCEPT, "application/json");
-        if let Some(value) = auth_header {
-            request = request.header(AUTH_HEADER, value);
-        }
-        let (status, outcome) = match request.send().await {
-            Err(err) => (None, Err(PortalError::from_reqwest(kind, err))),
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers();
-                let retry_after = headers
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                let location = headers
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let outcome = match read_body(kind, response).await {
-                    Ok(body) => {
-                        classify_response(kind, status, retry_after, location.as_deref(), &body)
-                    }
-                    Err(err) => Err(err),
-                };
-                (Some(status), outcome)
-            }
-        };
+        let (status, outcome) = self.exchange(kind, url, params, auth_header).await;
         let sent_at = turn.sent_at;
         let signal = match &outcome {
             Ok(_) => Signal::Ok,
@@ -647,6 +623,53 @@ impl PortalClient {
                 live: t.live_at(sent_at),
             }),
         })
+    }
+
+    /// The HTTP request itself: the reply's status (if one came) and what it amounts to.
+    async fn exchange(
+        &self,
+        kind: RequestKind,
+        url: &Url,
+        params: &[(&str, &str)],
+        auth_header: Option<HeaderValue>,
+    ) -> (Option<u16>, Result<Value, PortalError>) {
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
+        form.push(("f", "json"));
+        form.extend_from_slice(params);
+        let http = &self.inner.http;
+        let mut request = if kind.is_post() {
+            http.post(url.clone()).form(&form)
+        } else {
+            http.get(url.clone()).query(&form)
+        };
+        request = request
+            .header(REFERER, REFERER_VALUE)
+            .header(ACCEPT, "application/json");
+        if let Some(value) = auth_header {
+            request = request.header(AUTH_HEADER, value);
+        }
+        match request.send().await {
+            Err(err) => (None, Err(PortalError::from_reqwest(kind, err))),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers();
+                let retry_after = headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let location = headers
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let outcome = match read_body(kind, response).await {
+                    Ok(body) => {
+                        classify_response(kind, status, retry_after, location.as_deref(), &body)
+                    }
+                    Err(err) => Err(err),
+                };
+                (Some(status), outcome)
+            }
+        }
     }
 
     /// Counts and applies what a failed reply says about the portal's load (product spec §5:
