@@ -129,6 +129,7 @@ pub fn import_config_at(url: &str, roster: &Path, results: &Path) -> ImportConfi
             concurrency: std::num::NonZeroUsize::new(8).unwrap(),
             rate: RateSetting::Auto,
             ca_cert: None,
+            ..ClientOptions::default()
         },
         plan: PlanOptions::default(),
         max_duration: None,
