@@ -10,7 +10,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
-use crate::portal::{ClientOptions, Credentials, PortalUrl, RateSetting};
+use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
 use crate::report::ResultsTarget;
 use crate::roster::{Encoding, RosterOptions, Source};
 
@@ -75,14 +75,11 @@ impl Default for PlanOptions {
             sync_admins: false,
             max_removals: RemovalLimit::Percent(10),
             min_rows: 1,
-            chunk_size: MAX_CHUNK,
+            chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
         }
     }
 }
-
-/// The portal's documented cap on names per addUsers/removeUsers call.
-pub const MAX_CHUNK: usize = 25;
 
 /// `--max-removals`: how many removals one group may take in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,9 +238,9 @@ impl ImportConfig {
 
         let concurrency = NonZeroUsize::new(args.concurrency)
             .ok_or_else(|| usage("--concurrency must be at least 1"))?;
-        if !(1..=MAX_CHUNK).contains(&args.chunk_size) {
+        if !(1..=MAX_USERS_PER_CALL).contains(&args.chunk_size) {
             return Err(usage(format!(
-                "--chunk-size must be between 1 and {MAX_CHUNK} (the portal's limit per call)"
+                "--chunk-size must be between 1 and {MAX_USERS_PER_CALL} (the portal's limit per call)"
             )));
         }
         let rate = parse_rate(&args.rate)?;
