@@ -17,10 +17,11 @@ use crate::exit::Exit;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
+use crate::outcome::{Counts, Status};
 use crate::portal::{PortalClient, PortalError, RequestKind};
 use crate::report::{
-    Counters, Counts, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock,
-    Status, Summary, check_writable,
+    Counters, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock, Summary,
+    check_writable,
 };
 use crate::roster::{self, RosterError, RosterReader, Row, RowKind, Source, UserKey};
 
