@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
-use crate::report::ResultsTarget;
+use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
 use crate::roster::{Encoding, RosterOptions, Source};
 
 /// A configuration error: the user asked for something impossible. Always exit 2.
@@ -149,6 +149,21 @@ impl From<&OutputArgs> for OutputConfig {
             quiet: args.quiet,
             verbosity: args.verbose,
             json_logs: args.log_format == cli::LogFormat::Json,
+        }
+    }
+}
+
+impl From<OutputConfig> for OutputOptions {
+    fn from(output: OutputConfig) -> Self {
+        OutputOptions {
+            progress: match output.progress {
+                cli::ProgressWhen::Auto => ProgressWhen::Auto,
+                cli::ProgressWhen::Always => ProgressWhen::Always,
+                cli::ProgressWhen::Never => ProgressWhen::Never,
+            },
+            quiet: output.quiet,
+            verbosity: output.verbosity,
+            json_logs: output.json_logs,
         }
     }
 }

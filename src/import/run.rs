@@ -228,12 +228,12 @@ async fn attempt(
     let rows_done = Arc::new(AtomicU64::new(0));
     let signed_in = Arc::new(OnceLock::new());
     let progress = Progress::start(
-        config.output,
+        config.output.into(),
         Counters {
             bytes_read,
             total_bytes: roster_size(&config.roster),
             rows_done: rows_done.clone(),
-            client: signed_in.clone(),
+            stats: signed_in.clone(),
         },
     );
 
@@ -254,7 +254,8 @@ async fn attempt(
                 dialect = %dialect,
                 "starting import"
             );
-            let _ = signed_in.set(client.clone());
+            let stats_client = client.clone();
+            let _ = signed_in.set(Box::new(move || stats_client.stats()));
             summary.org_id = Some(caller.org_id.clone());
             summary.caller = Some(caller.username.clone());
             let ctx = Arc::new(RunContext::new(
