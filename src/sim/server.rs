@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::app::App;
 use super::config::SimConfig;
 use super::conn::KillAcceptor;
-use super::routes::{App, router};
+use super::routes::router;
 use super::state::StateSnapshot;
 use super::stats::StatsSnapshot;
 use super::tls;
