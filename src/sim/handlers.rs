@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::auth::{self, Caller, presented_referer, presented_token};
 use super::request::{Ctx, Outcome};
-use super::state::Listing;
+use super::state::{Answer, Listing};
 use super::stats::Endpoint;
 use super::wire::ApiError;
 
@@ -75,12 +75,12 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
             Endpoint::RemoveUsers => portal.remove_users(me, arg, p),
             Endpoint::Invite => portal.invite(me, arg, p),
             Endpoint::Reassign => portal.reassign(me, arg, p),
-            Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => portal.answer_invitation(
-                me,
-                arg,
-                item.unwrap_or(""),
-                endpoint == Endpoint::AcceptInvitation,
-            ),
+            Endpoint::AcceptInvitation => {
+                portal.answer_invitation(me, arg, item.unwrap_or(""), Answer::Accept)
+            }
+            Endpoint::DeclineInvitation => {
+                portal.answer_invitation(me, arg, item.unwrap_or(""), Answer::Decline)
+            }
             Endpoint::Update => portal.update_group(me, arg, p),
             _ => portal.delete_group(me, arg),
         };
@@ -93,7 +93,7 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
         Endpoint::OAuthAuthorize => authorize(ctx),
         Endpoint::OAuthSignin => signin(ctx),
         Endpoint::PortalSelf => {
-            Outcome::read(Ok(app.portal().portal_self(me, "sim", app.config.tls)))
+            Outcome::read(Ok(app.portal().portal_self(me, "sim", app.config.scheme())))
         }
         Endpoint::PortalUsers => Outcome::read(app.portal().org_users(me, p, Listing::List)),
         Endpoint::PortalUserSearch => Outcome::read(app.portal().org_users(me, p, Listing::Search)),
@@ -268,6 +268,6 @@ fn signin(ctx: &Ctx<'_>) -> Outcome {
         &issued,
         &user,
         state.as_deref(),
-        ctx.app.config.tls,
+        ctx.app.config.scheme(),
     ))
 }

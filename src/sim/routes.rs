@@ -185,7 +185,7 @@ async fn arcgis(
     } else {
         Params::parse(parts.uri.query(), &body)
     };
-    let scheme = if app.config.tls { "https" } else { "http" };
+    let scheme = app.config.scheme().as_str();
     let host = parts
         .headers
         .get(header::HOST)
