@@ -1,6 +1,6 @@
 //! One simulator instance's shared parts — configuration, portal state, tokens, counters,
 //! fault knobs, connection kill switches — as the HTTP layer and the handlers both see them.
-//! It sits below [`super::request`], [`super::handlers`] and [`super::routes`] so that each of
+//! It sits below `request`, `handlers` and `routes` so that each of
 //! them can reach the instance without importing the others.
 
 use std::sync::{Arc, Mutex};

@@ -13,7 +13,7 @@
 //! | `handlers` | one function per endpoint: method and token policy, then the state call |
 //! | `request` | what routes hands a handler and gets back: `Route`, `Ctx`, `Outcome`, `Reply` (below both) |
 //! | `app` | one instance's shared parts: config, state, tokens, counters, fault knobs (below `request`) |
-//! | `state` | orgs, users, groups and every rule (permissions, limits, uniqueness, search lag); by concern in `state/`: `directory` (who sees which accounts), `reassign`, `invitations` |
+//! | `state` | orgs, users, groups, invitations and every rule (permissions, limits, uniqueness, search lag); by concern in `state/`: `model` (data, invariants), `views` (JSON shapes), `access` (who sees and changes what), `reads`, `writes` |
 //! | `search` | the fuzzy query language of `community/groups` |
 //! | `auth` | token sources, the token table, the OAuth2 pages the Python client scrapes |
 //! | `faults` | latency, jitter, rate limit and cool-off, in-flight cap, throttled replies, injected 5xx, drop decisions |

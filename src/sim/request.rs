@@ -1,6 +1,6 @@
 //! What one ArcGIS request is to a handler and what a handler gives back: the matched
 //! [`Route`], the [`Ctx`] a handler reads, the [`Outcome`] it returns. Below both
-//! [`super::routes`] (which builds a `Ctx` and renders an `Outcome`) and [`super::handlers`]
+//! `routes` (which builds a `Ctx` and renders an `Outcome`) and `handlers`
 //! (which turns one into the other), so neither imports the other's types.
 
 use axum::http::{HeaderMap, Method, StatusCode};

@@ -46,6 +46,7 @@ async fn sim_stats(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Collapses repeated slashes, strips a one-segment web-adaptor prefix and matches the rest.
+/// Long only because it is one match: every ArcGIS path the simulator serves, in one table.
 pub fn classify(path: &str) -> Route {
     let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut prefix = String::new();

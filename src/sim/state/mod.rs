@@ -7,13 +7,13 @@
 //! | module | role |
 //! |---|---|
 //! | `model` | the data and its invariants (membership counts, the title index) |
-//! | `views` | the JSON shapes the API returns, and the `/__sim/state` document |
 //! | `access` | who may see and change what: groups, accounts, invitations |
+//! | `views` | the JSON shapes the API returns, and the `/__sim/state` document |
 //! | `reads` | queries: every endpoint that changes nothing |
 //! | `writes` | mutations with their rules |
 //!
 //! Everything here is synchronous and runs under one short `std::sync::Mutex` lock held by the
-//! caller ([`super::app`]); nothing awaits while holding it. Operations return the JSON
+//! caller (`app`); nothing awaits while holding it. Operations return the JSON
 //! document of the response or an [`ApiError`](super::wire::ApiError), so the HTTP layer only
 //! formats.
 

@@ -2,7 +2,7 @@
 //! every change must keep: a user's `groups` counts the groups of this portal they own, manage
 //! or belong to; `titles` holds exactly one entry per group (owner and title, lower-cased);
 //! the owner is in no other role of their group. Only the functions here touch those fields
-//! together, so [`super::writes`] changes membership through [`Portal::join`] and
+//! together, so `writes` changes membership through [`Portal::join`] and
 //! [`Portal::leave`] and never by hand.
 
 use std::collections::{BTreeSet, HashMap};

@@ -234,7 +234,7 @@ pub(super) fn without_privileges(v: Value) -> Value {
     without(v, &["privileges"])
 }
 
-/// `portals/self`; `user` is the caller's [`user_json`] when signed in.
+/// `portals/self` without its `user` (the caller, added by the read).
 pub(super) fn portal_self_json(org_id: &str, url_key: &str, scheme: Scheme) -> Value {
     json!({
         "id": org_id,
