@@ -8,5 +8,5 @@ fn main() -> std::process::ExitCode {
     let path = std::env::args()
         .nth(1)
         .expect("usage: validate_roster ROSTER");
-    bulk_groups::validate::cli(&Source::from_arg(&path), &RosterOptions::default(), 1).into()
+    bulk_groups::cmd::validate::run(&Source::from_arg(&path), &RosterOptions::default(), 1).into()
 }

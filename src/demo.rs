@@ -3,8 +3,9 @@
 //! results file), in seconds, with no account and no network.
 //!
 //! The samples are embedded, so the demo runs from any directory. Their invalid row, duplicate
-//! row and two refused users are deliberate; the demo succeeds (exit 0) when the run's outcome
-//! is exactly what the samples call for, which it works out from the samples themselves.
+//! row and two refused users are deliberate; the demo succeeds when the run's outcome is exactly
+//! what the samples call for, which it works out from the samples themselves (`cmd` prints the
+//! finding and picks the exit code).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::ProgressWhen;
 use crate::config::{ImportConfig, OutputConfig, PlanOptions};
-use crate::exit::Exit;
+use crate::import::RunReport;
 use crate::outcome::Status;
 use crate::portal::{ClientOptions, Credentials, PortalUrl};
 use crate::report::ResultsTarget;
@@ -28,26 +29,26 @@ pub const SAMPLE_GROUPS: &str = include_str!("../samples/groups.csv");
 /// The simulated portal's accounts.
 pub const SAMPLE_USERS: &str = include_str!("../samples/users.csv");
 
-/// Run the demo; the results file goes to `results` or a kept temporary directory.
+/// What the demo did.
+#[derive(Debug)]
+pub struct DemoRun {
+    /// The import of the samples.
+    pub report: RunReport,
+    /// The groups in the simulated portal afterwards, one line each.
+    pub groups: Vec<String>,
+    /// Where the results file went.
+    pub results: PathBuf,
+    /// Counts that differ from what the samples call for; empty when all is as expected.
+    pub mismatches: Vec<String>,
+}
+
+/// Run the demo; the results file goes to `results` or a kept temporary directory. The error
+/// is why the demo could not run at all.
 pub async fn run(
     results: Option<PathBuf>,
     output: OutputConfig,
     cancel: CancellationToken,
-) -> Exit {
-    match demo(results, output, cancel).await {
-        Ok(exit) => exit,
-        Err(e) => {
-            eprintln!("error: demo failed: {e}");
-            Exit::Usage
-        }
-    }
-}
-
-async fn demo(
-    results: Option<PathBuf>,
-    output: OutputConfig,
-    cancel: CancellationToken,
-) -> Result<Exit, String> {
+) -> Result<DemoRun, String> {
     let users = parse_users_csv(SAMPLE_USERS)?;
     let dir = tempfile::Builder::new()
         .prefix("bulk-groups-demo-")
@@ -71,14 +72,59 @@ async fn demo(
         "simulated portal listening on {} (admin / admin-password)",
         sim.url
     );
-    let config = ImportConfig {
-        roster: Source::Path(roster.clone()),
+    let config = import_config(&sim.url, &roster, groups, &results, output)?;
+    let report = crate::import::run(config, cancel).await;
+    let state = sim.shutdown().await;
+    let groups = state
+        .groups
+        .iter()
+        .map(|group| {
+            format!(
+                "  {} — {} member(s), {} manager(s)",
+                group.title,
+                group.users.len(),
+                group.admins.len()
+            )
+        })
+        .collect();
+    let expected = expected_counts(&roster, &users)?;
+    let got = |status: &Status| {
+        report
+            .summary
+            .counts
+            .get(status.as_str())
+            .copied()
+            .unwrap_or(0)
+    };
+    let mismatches = expected
+        .iter()
+        .filter(|(status, n)| got(status) != *n)
+        .map(|(status, n)| format!("{status}: expected {n}, got {}", got(status)))
+        .collect();
+    Ok(DemoRun {
+        report,
+        groups,
+        results,
+        mismatches,
+    })
+}
+
+/// The import the demo runs: the samples into the simulated portal at `url`.
+fn import_config(
+    url: &str,
+    roster: &Path,
+    groups: PathBuf,
+    results: &Path,
+    output: OutputConfig,
+) -> Result<ImportConfig, String> {
+    Ok(ImportConfig {
+        roster: Source::Path(roster.to_owned()),
         roster_options: RosterOptions {
             groups_file: Some(groups),
             ..RosterOptions::default()
         },
-        results: ResultsTarget::Path(results.clone()),
-        portal: PortalUrl::parse(&sim.url).map_err(|e| e.to_string())?,
+        results: ResultsTarget::Path(results.to_owned()),
+        portal: PortalUrl::parse(url).map_err(|e| e.to_string())?,
         credentials: Credentials::Password {
             username: "admin".to_owned(),
             password: "admin-password".to_owned().into(),
@@ -94,60 +140,7 @@ async fn demo(
             progress: ProgressWhen::Never,
             ..output
         },
-    };
-    let outcome = crate::import::run(config, cancel).await;
-    let state = sim.shutdown().await;
-
-    eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
-    eprintln!("groups in the simulated portal afterwards:");
-    for group in &state.groups {
-        eprintln!(
-            "  {} — {} member(s), {} manager(s)",
-            group.title,
-            group.users.len(),
-            group.admins.len()
-        );
-    }
-    let expected = expected_counts(&roster, &users)?;
-    let mismatches: Vec<String> = expected
-        .iter()
-        .filter(|(status, n)| {
-            outcome
-                .summary
-                .counts
-                .get(status.as_str())
-                .copied()
-                .unwrap_or(0)
-                != *n
-        })
-        .map(|(status, n)| {
-            format!(
-                "{status}: expected {n}, got {}",
-                outcome
-                    .summary
-                    .counts
-                    .get(status.as_str())
-                    .copied()
-                    .unwrap_or(0)
-            )
-        })
-        .collect();
-    println!("results: {}", results.display());
-    if outcome.exit == Exit::Interrupted {
-        return Ok(Exit::Interrupted);
-    }
-    if mismatches.is_empty() {
-        eprintln!(
-            "demo outcome as expected (the invalid row, the duplicate and the two refused users are deliberate)"
-        );
-        Ok(Exit::Success)
-    } else {
-        eprintln!(
-            "demo outcome differs from the samples' expectations: {}",
-            mismatches.join("; ")
-        );
-        Ok(Exit::RowsNeedAttention)
-    }
+    })
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, String> {

@@ -7,15 +7,17 @@
 //! - [`outcome`]: the result rows and their counts, below both `import` and `report`.
 //! - [`report`]: the results CSV writer (single owner, fed by a channel), summary, progress.
 //! - [`cli`] → [`config`]: raw command line → validated configuration (the core never sees clap).
-//! - [`app`]: the binary's edge (runtime, logging, signals, printing); `main.rs` only calls it.
+//! - [`cmd`]: one thin file per command (runtime, logging, signals, printing) and the one
+//!   mapping from what happened to an exit code; `main.rs` only calls it.
 //! - [`import`]: the engine — group resolution, membership diff, chunked additions, sync.
 //! - [`portal`]: the REST client — URL forms, auth, errors, retries, pacing.
 //! - [`validate`]: the offline roster check. [`demo`]: the built-in end-to-end demonstration.
+//! - [`outcome`] also holds the typed [`outcome::Verdict`] every command ends with.
 //! - [`exit`]: the exit codes and their precedence.
 //! - [`sim`]: the simulated portal (`portal-sim`), independent of the client code.
 
-pub mod app;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod demo;
 pub mod exit;

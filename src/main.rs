@@ -1,4 +1,4 @@
-//! `bulk-groups`: parse the command line, run, map the outcome to an exit code. Nothing else.
+//! `bulk-groups`: parse the command line, run the command, exit with its code. Nothing else.
 
 use std::process::ExitCode;
 
@@ -6,5 +6,5 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = bulk_groups::cli::Cli::parse();
-    bulk_groups::app::main(cli).into()
+    bulk_groups::cmd::main(cli).into()
 }

@@ -5,8 +5,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use crate::exit::Exit;
-
 use crate::roster::Role;
 
 /// What happened to one membership.
@@ -218,15 +216,6 @@ impl Counts {
         self.attention_rows() > 0
     }
 
-    /// The exit code the rows alone call for: `Success` or `RowsNeedAttention`.
-    pub fn exit(&self) -> Exit {
-        if self.needs_attention() {
-            Exit::RowsNeedAttention
-        } else {
-            Exit::Success
-        }
-    }
-
     /// Every status → rows (zeros included), for the JSON summary.
     pub fn by_status(&self) -> BTreeMap<&'static str, u64> {
         Status::ALL
@@ -256,4 +245,62 @@ fn group_status_index(gs: GroupStatus) -> usize {
         .iter()
         .position(|g| *g == gs)
         .expect("every group status is in ALL")
+}
+
+/// One reason a command did not end cleanly. Producers say what happened; only `cmd` turns
+/// causes into an exit code (and applies the precedence when several hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// SIGINT, SIGTERM or `--max-duration`.
+    Interrupted,
+    /// Another run holds the lock for this results file.
+    Locked,
+    /// The input or a file is unusable; nothing was written to the portal.
+    Unusable,
+    /// Authentication or permission failure of the run as a whole.
+    Auth,
+    /// The portal could not be reached or kept failing.
+    PortalUnavailable,
+    /// Some rows need attention, or a run-wide problem was reported after work began.
+    RowsNeedAttention,
+}
+
+/// Every [`Cause`] that holds at the end of a command; empty means a clean run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict(std::collections::BTreeSet<Cause>);
+
+impl Verdict {
+    /// Record that `cause` holds.
+    pub fn add(&mut self, cause: Cause) {
+        self.0.insert(cause);
+    }
+
+    /// Whether `cause` holds.
+    pub fn has(&self, cause: Cause) -> bool {
+        self.0.contains(&cause)
+    }
+
+    /// Whether no cause holds.
+    pub fn is_clean(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The causes that hold.
+    pub fn causes(&self) -> impl Iterator<Item = Cause> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl From<Cause> for Verdict {
+    fn from(cause: Cause) -> Self {
+        let mut verdict = Verdict::default();
+        verdict.add(cause);
+        verdict
+    }
+}
+
+impl FromIterator<Cause> for Verdict {
+    fn from_iter<I: IntoIterator<Item = Cause>>(causes: I) -> Self {
+        Verdict(causes.into_iter().collect())
+    }
 }

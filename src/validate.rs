@@ -3,14 +3,14 @@
 //! exactly what an import would see: every invalid and duplicate row with its line and reason,
 //! the `--groups` file and definition conflicts, then a summary with the detected dialect.
 //!
-//! Exit: 0 when no row is invalid (duplicates are reported but, as in `import`, are not
+//! Verdict (exit code in `cmd`): 0 when no row is invalid (duplicates are reported but, as in `import`, are not
 //! errors), 1 when some rows are invalid, 2 when the roster cannot be used at all (or has
 //! fewer rows than `--min-rows`).
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use crate::exit::Exit;
+use crate::outcome::{Cause, Verdict};
 use crate::roster::{
     Dialect, GroupRef, RosterError, RosterOptions, RosterReader, RosterStats, RowKind, Source,
 };
@@ -37,12 +37,13 @@ pub struct ValidateReport {
 }
 
 impl ValidateReport {
-    /// `Success` when no row is invalid, `RowsNeedAttention` otherwise.
-    pub fn exit(&self) -> Exit {
+    /// Clean when no row is invalid; rows need attention otherwise (duplicates are not
+    /// errors).
+    pub fn verdict(&self) -> Verdict {
         if self.stats.invalid > 0 {
-            Exit::RowsNeedAttention
+            Cause::RowsNeedAttention.into()
         } else {
-            Exit::Success
+            Verdict::default()
         }
     }
 
@@ -197,27 +198,6 @@ impl Printer<'_> {
     }
 }
 
-/// The whole `validate` command for the CLI: report to stdout, errors to stderr, and the exit
-/// code (`--min-rows` included: fewer data rows than `min_rows` is a usage error).
-pub fn cli(source: &Source, options: &RosterOptions, min_rows: u64) -> Exit {
-    let stdout = io::stdout();
-    let mut lock = stdout.lock();
-    match run(source, options, &mut lock) {
-        Ok(report) if report.stats.rows < min_rows => {
-            eprintln!(
-                "error: {} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
-                report.source, report.stats.rows
-            );
-            Exit::Usage
-        }
-        Ok(report) => report.exit(),
-        Err(error) => {
-            eprintln!("error: {error}");
-            error.exit()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +216,7 @@ mod tests {
     #[test]
     fn clean_roster_exits_0() {
         let (report, out) = check_bytes(b"group,username,role\ng,alice,admin\ng,bob,\nh,bob,\n");
-        assert_eq!(report.exit(), Exit::Success);
+        assert_eq!(report.verdict(), Verdict::default());
         assert_eq!(report.groups, 2);
         assert_eq!(report.stats.admins, 1);
         assert!(out.contains("memberships: 3 (1 admins)"), "{out}");
@@ -250,7 +230,7 @@ mod tests {
     #[test]
     fn duplicates_alone_exit_0_and_are_listed() {
         let (report, out) = check_bytes(b"group,username\ng,alice\ng,Alice\n");
-        assert_eq!(report.exit(), Exit::Success);
+        assert_eq!(report.verdict(), Verdict::default());
         assert!(
             out.starts_with("line 3: duplicate (g / Alice): duplicate of line 2\n"),
             "{out}"
@@ -260,7 +240,7 @@ mod tests {
     #[test]
     fn invalid_rows_exit_1_with_line_column_reason() {
         let (report, out) = check_bytes(b"group,username\ng,john smith\ng,a,b\n");
-        assert_eq!(report.exit(), Exit::RowsNeedAttention);
+        assert_eq!(report.verdict(), Cause::RowsNeedAttention.into());
         assert_eq!(report.stats.invalid, 2);
         let lines: Vec<&str> = out.lines().take(2).collect();
         assert_eq!(
@@ -278,6 +258,6 @@ mod tests {
         let (report, out) = check_bytes(b"group,username,access\ng,a,org\ng,b,public\n");
         assert_eq!(report.definition_conflicts, 1);
         assert!(out.contains("definition conflict: line 3: group 'g': access 'public' differs from the first value 'org'"), "{out}");
-        assert_eq!(report.exit(), Exit::Success);
+        assert_eq!(report.verdict(), Verdict::default());
     }
 }

@@ -160,7 +160,7 @@ async fn import_signed_in_as(
     realism: Realism,
     username: &str,
     password: &str,
-) -> (bulk_groups::import::RunOutcome, Vec<Res>, u64) {
+) -> (bulk_groups::cmd::import::RunOutcome, Vec<Res>, u64) {
     let sim = start_sim(realism.apply(sim_config(&["amy"]))).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nG,amy\n");

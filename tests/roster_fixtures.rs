@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use bulk_groups::roster::{
-    Access, Encoding, GroupKey, GroupRef, Role, RosterOptions, RosterReader, Row, RowKind, Source,
-    TitleKey, scan_definitions,
+    Access, Encoding, GroupKey, GroupRef, Role, RosterError, RosterOptions, RosterReader, Row,
+    RowKind, Source, TitleKey, scan_definitions,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -262,7 +262,7 @@ fn missing_file_is_a_usage_error() {
         &RosterOptions::default(),
     )
     .unwrap_err();
-    assert_eq!(err.exit(), bulk_groups::exit::Exit::Usage);
+    assert!(matches!(err, RosterError::Open { .. }), "{err}");
     assert!(err.to_string().starts_with("cannot open roster '"), "{err}");
     let options = RosterOptions {
         groups_file: Some(fixture("nope.csv")),

@@ -18,9 +18,9 @@ mod sync;
 use std::collections::HashMap;
 
 pub use context::Caller;
-pub use run::{RunOutcome, run};
+pub use run::{RunReport, run};
 
-use crate::outcome::{ResultRow, Status};
+use crate::outcome::{Cause, ResultRow, Status};
 use crate::portal::{GroupMembers, PortalError};
 use crate::roster::{Role, Row, RowKind, UserKey};
 
@@ -84,6 +84,15 @@ pub enum Fatal {
 }
 
 impl Fatal {
+    /// What this failure means for the run as a whole.
+    pub fn cause(&self) -> Cause {
+        match self {
+            Fatal::Auth(_) => Cause::Auth,
+            Fatal::Unavailable(_) => Cause::PortalUnavailable,
+            Fatal::Stopping => Cause::Interrupted,
+        }
+    }
+
     /// The run-wide failure a portal error amounts to, if any.
     pub fn from_portal(error: &PortalError) -> Option<Fatal> {
         if error.is_stopped() {

@@ -1,6 +1,7 @@
 //! One whole `bulk-groups import`: take the lock, read the roster's head, sign in and check the
-//! caller, run the engine, and turn what happened into a summary and an exit code. Every exit
-//! path goes through [`finish`] so the results file and the JSON summary are always written.
+//! caller, run the engine, and turn what happened into a summary and a typed [`Verdict`]
+//! (`cmd` maps it to the exit code and writes the JSON summary). Every path goes through
+//! [`finish`] so the results file is always written.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,11 +14,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ImportConfig;
-use crate::exit::Exit;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
-use crate::outcome::{Counts, Status};
+use crate::outcome::{Cause, Counts, Status, Verdict};
 use crate::portal::{PortalClient, PortalError, RequestKind};
 use crate::report::{
     Counters, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock, Summary,
@@ -71,10 +71,10 @@ impl Privileges {
 
 /// How an import ended.
 #[derive(Debug)]
-pub struct RunOutcome {
-    /// The exit code.
-    pub exit: Exit,
-    /// What happened, as the JSON summary shows it.
+pub struct RunReport {
+    /// Why the run did not end cleanly, if it did not.
+    pub verdict: Verdict,
+    /// What happened, as the JSON summary shows it (all but the exit code, which `cmd` sets).
     pub summary: Summary,
     /// Where the results went (`-` for stdout); `None` when the run stopped before writing any
     /// (lock held, unusable roster, `--min-rows`).
@@ -83,7 +83,7 @@ pub struct RunOutcome {
 
 /// Run one import to the end. `cancel` is the interrupt (SIGINT/SIGTERM); `--max-duration`
 /// triggers it too.
-pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome {
+pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunReport {
     let started = Instant::now();
     let mut summary = Summary::new(
         config.portal.to_string(),
@@ -106,12 +106,12 @@ pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome 
     if let Some(deadline) = deadline {
         deadline.abort();
     }
-    finish(outcome, &config, summary, results, started)
+    finish(outcome, summary, results, started)
 }
 
 /// What the run came to before the summary is written.
 struct Attempt {
-    exit: Exit,
+    verdict: Verdict,
     error: Option<String>,
     /// The rows accounted for; `None` when the run stopped before writing any.
     counts: Option<Counts>,
@@ -122,10 +122,10 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn early(exit: Exit, error: String) -> Self {
+    fn early(stop: EarlyStop) -> Self {
         Attempt {
-            exit,
-            error: Some(error),
+            verdict: stop.cause().into(),
+            error: Some(stop.to_string()),
             counts: None,
             results_error: None,
             client: None,
@@ -142,13 +142,13 @@ async fn attempt(
     // Every file problem is exit 2 here, before the lock and any portal contact; a roster that
     // cannot be opened too, so a run that never starts leaves no lock file behind.
     if let Err(e) = check_files(config) {
-        return Attempt::early(e.exit(), e.to_string());
+        return Attempt::early(e.into());
     }
     // One run per results file: the lock comes before the results file is truncated.
     let _lock = match &config.results {
         ResultsTarget::Path(path) => match RunLock::acquire(path) {
             Ok(lock) => Some(lock),
-            Err(e) => return Attempt::early(e.exit(), e.to_string()),
+            Err(e) => return Attempt::early(EarlyStop::Output(e)),
         },
         ResultsTarget::Stdout => None,
     };
@@ -163,12 +163,12 @@ async fn attempt(
     let reader = tokio::select! {
         biased;
         _ = cancel.cancelled() => {
-            return Attempt::early(Exit::Interrupted, "interrupted before the roster's header arrived; nothing was done".to_owned());
+            return Attempt::early(EarlyStop::Interrupted("header"));
         }
         opened = open => match opened {
             Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => return Attempt::early(Exit::Usage, e.to_string()),
-            Err(e) => return Attempt::early(Exit::Usage, format!("reading the roster failed: {e}")),
+            Ok(Err(e)) => return Attempt::early(EarlyStop::Roster(e)),
+            Err(e) => return Attempt::early(EarlyStop::Reader(e)),
         },
     };
     let dialect = reader.dialect();
@@ -179,7 +179,7 @@ async fn attempt(
     };
     let definitions = match roster::scan_definitions(&config.roster, &config.roster_options) {
         Ok(d) => d,
-        Err(e) => return Attempt::early(Exit::Usage, e.to_string()),
+        Err(e) => return Attempt::early(EarlyStop::Roster(e)),
     };
     let stdin = config.roster == Source::Stdin;
     let bytes_read = reader.bytes_read();
@@ -193,7 +193,7 @@ async fn attempt(
         let next = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
-                return Attempt::early(Exit::Interrupted, "interrupted before the roster's first rows arrived; nothing was done".to_owned());
+                return Attempt::early(EarlyStop::Interrupted("first rows"));
             }
             next = rows.recv() => next,
         };
@@ -203,25 +203,20 @@ async fn attempt(
         }
     }
     if (head.len() as u64) < config.plan.min_rows {
-        return Attempt::early(
-            Exit::Usage,
-            format!(
-                "the roster has {} data row(s), fewer than --min-rows {} (a truncated or empty export?); nothing was done",
-                head.len(),
-                config.plan.min_rows
-            ),
-        );
+        return Attempt::early(EarlyStop::TooFewRows {
+            rows: head.len(),
+            min_rows: config.plan.min_rows,
+        });
     }
 
     let (results, writer) = match ResultsWriter::create(config.results.clone()) {
         Ok(w) => w,
         Err(source) => {
-            let e = OutputError::Io {
+            return Attempt::early(EarlyStop::Output(OutputError::Io {
                 what: "results file",
                 path: results_path(&config.results),
                 source,
-            };
-            return Attempt::early(e.exit(), e.to_string());
+            }));
         }
     };
 
@@ -243,7 +238,7 @@ async fn attempt(
         _ = cancel.cancelled() => Err(PreflightError::Interrupted),
         result = preflight(config) => result,
     };
-    let (exit, error, client, engine) = match preflight {
+    let (verdict, error, client, engine) = match preflight {
         Ok((client, caller, caller_groups)) => {
             tracing::info!(
                 portal = %config.portal,
@@ -269,12 +264,17 @@ async fn attempt(
             let concurrency = config.client.concurrency.get();
             let engine = Engine::new(ctx, results.clone(), rows_done.clone(), concurrency);
             let outcome = engine.run(head, rows, stdin, cancel.clone()).await;
-            (Exit::Success, None, Some(client), outcome)
+            (Verdict::default(), None, Some(client), outcome)
         }
         Err(e) => {
-            let (exit, status, reason) = e.classify();
+            let (cause, status, reason) = e.classify();
             account_unstarted(&results, head, &mut rows, status, &reason).await;
-            (exit, Some(e.to_string()), None, EngineOutcome::default())
+            (
+                cause.into(),
+                Some(e.to_string()),
+                None,
+                EngineOutcome::default(),
+            )
         }
     };
     drop(results);
@@ -287,7 +287,7 @@ async fn attempt(
     let error =
         error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
     Attempt {
-        exit,
+        verdict,
         error,
         counts: Some(counts),
         results_error,
@@ -322,11 +322,37 @@ enum FileError {
     Roster(#[from] RosterError),
 }
 
-impl FileError {
-    fn exit(&self) -> Exit {
+/// Why the run stopped before any portal contact; nothing was done.
+#[derive(Debug, thiserror::Error)]
+enum EarlyStop {
+    #[error(transparent)]
+    Files(#[from] FileError),
+    /// The lock is held, or the results file cannot be created.
+    #[error(transparent)]
+    Output(OutputError),
+    #[error(transparent)]
+    Roster(RosterError),
+    /// The thread reading the roster's header panicked or was cancelled.
+    #[error("reading the roster failed: {0}")]
+    Reader(tokio::task::JoinError),
+    /// Interrupted while waiting for the roster's header or first rows.
+    #[error("interrupted before the roster's {0} arrived; nothing was done")]
+    Interrupted(&'static str),
+    #[error(
+        "the roster has {rows} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?); nothing was done"
+    )]
+    TooFewRows { rows: usize, min_rows: u64 },
+}
+
+impl EarlyStop {
+    fn cause(&self) -> Cause {
         match self {
-            FileError::Output(e) => e.exit(),
-            FileError::Roster(e) => e.exit(),
+            EarlyStop::Files(FileError::Output(e)) | EarlyStop::Output(e) => e.cause(),
+            EarlyStop::Interrupted(_) => Cause::Interrupted,
+            EarlyStop::Files(FileError::Roster(_))
+            | EarlyStop::Roster(_)
+            | EarlyStop::Reader(_)
+            | EarlyStop::TooFewRows { .. } => Cause::Unusable,
         }
     }
 }
@@ -351,30 +377,29 @@ enum PreflightError {
 }
 
 impl PreflightError {
-    /// Exit code, and the status and reason for every row.
-    fn classify(&self) -> (Exit, Status, String) {
+    /// What it means for the run, and the status and reason for every row.
+    fn classify(&self) -> (Cause, Status, String) {
         match self {
             PreflightError::Interrupted => (
-                Exit::Interrupted,
+                Cause::Interrupted,
                 Status::NotAttempted,
                 INTERRUPTED.to_owned(),
             ),
             PreflightError::Privileges(e) => {
-                (Exit::Auth, Status::Failed, format!("run stopped: {e}"))
+                (Cause::Auth, Status::Failed, format!("run stopped: {e}"))
             }
             PreflightError::Portal(e) => match Fatal::from_portal(e) {
-                Some(fatal @ Fatal::Auth(_)) => (Exit::Auth, Status::Failed, fatal.reason()),
                 Some(Fatal::Stopping) => (
-                    Exit::Interrupted,
+                    Cause::Interrupted,
                     Status::NotAttempted,
                     Fatal::Stopping.reason(),
                 ),
-                Some(fatal) => (Exit::PortalUnavailable, Status::Failed, fatal.reason()),
+                Some(fatal) => (fatal.cause(), Status::Failed, fatal.reason()),
                 None if e.is_permission() => {
-                    (Exit::Auth, Status::Failed, format!("run stopped: {e}"))
+                    (Cause::Auth, Status::Failed, format!("run stopped: {e}"))
                 }
                 None => (
-                    Exit::PortalUnavailable,
+                    Cause::PortalUnavailable,
                     Status::Failed,
                     format!("run stopped: {e}"),
                 ),
@@ -526,38 +551,27 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Decide the exit code, fill and write the summary.
-fn finish(
-    attempt: Attempt,
-    config: &ImportConfig,
-    mut summary: Summary,
-    results: String,
-    started: Instant,
-) -> RunOutcome {
+/// Gather every cause and fill the summary (all but its exit code).
+fn finish(attempt: Attempt, mut summary: Summary, results: String, started: Instant) -> RunReport {
     let Attempt {
-        exit,
+        mut verdict,
         mut error,
         counts,
         results_error,
         client,
         engine,
     } = attempt;
-    let mut exit = exit;
     if engine.interrupted {
-        exit = exit.worst(Exit::Interrupted);
+        verdict.add(Cause::Interrupted);
     }
     if let Some(fatal) = &engine.fatal {
-        exit = exit.worst(match fatal {
-            Fatal::Auth(_) => Exit::Auth,
-            Fatal::Unavailable(_) => Exit::PortalUnavailable,
-            Fatal::Stopping => Exit::Interrupted,
-        });
+        verdict.add(fatal.cause());
         error.get_or_insert_with(|| fatal.reason());
     }
     if let Some(counts) = &counts
         && (counts.needs_attention() || !engine.guard_tripped.is_empty())
     {
-        exit = exit.worst(Exit::RowsNeedAttention);
+        verdict.add(Cause::RowsNeedAttention);
     }
     if let Some(client) = &client {
         let stats = client.stats();
@@ -566,63 +580,51 @@ fn finish(
         summary.throttled = stats.throttled;
     }
     if let Some(e) = results_error {
-        let (results_exit, message) = results_failure(&e, &results, &summary.requests);
-        exit = exit.worst(results_exit);
+        let (cause, message) = results_failure(&e, &results, &summary.requests);
+        verdict.add(cause);
         error = Some(join_errors(Some(message), error));
     }
-    if error.is_some() && exit == Exit::Success {
-        exit = Exit::RowsNeedAttention;
+    // A run-wide error is never a clean run.
+    if error.is_some() && verdict.is_clean() {
+        verdict.add(Cause::RowsNeedAttention);
     }
     summary.elapsed_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    summary.exit_code = exit.code();
     summary.error = error;
     summary.guard_tripped = engine.guard_tripped;
     summary.input_not_read_after_line = engine.input_not_read_after_line;
     if let Some(counts) = &counts {
         summary.set_counts(counts);
     }
-    if let Some(path) = &config.summary_json
-        && let Err(e) = summary.write_json(path)
-    {
-        // Writing the summary is part of the job: a monitor must not take the previous run's
-        // file for this one's, so the exit code says something is wrong.
-        exit = exit.worst(Exit::RowsNeedAttention);
-        summary.exit_code = exit.code();
-        let message = e.to_string();
-        // The run may have stopped on this very problem (found before it started).
-        if !summary.error.as_deref().unwrap_or("").contains(&message) {
-            summary.error = Some(join_errors(summary.error.take(), Some(message)));
-        }
-    }
-    RunOutcome {
-        exit,
+    RunReport {
+        verdict,
         summary,
         results: counts.is_some().then_some(results),
     }
 }
 
-/// The exit code and message for a results file that failed part way. The counts still say
-/// what was done on the portal; exit 2 only if nothing was written to it (exit 2 means exactly
-/// that), otherwise at least 1, because the results are the record of what changed.
+/// The cause and message for a results file that failed part way. The counts still say what
+/// was done on the portal; unusable (exit 2) only if nothing was written to it (exit 2 means
+/// exactly that), otherwise rows need attention, because the results are the record of what
+/// changed.
 fn results_failure(
     error: &std::io::Error,
     path: &str,
     requests: &std::collections::BTreeMap<String, u64>,
-) -> (Exit, String) {
+) -> (Cause, String) {
     let writes: u64 = RequestKind::ALL
         .iter()
         .filter(|kind| kind.is_write())
         .filter_map(|kind| requests.get(kind.as_str()))
         .sum();
-    let exit = if writes == 0 {
-        Exit::Usage
+    let cause = if writes == 0 {
+        Cause::Unusable
     } else {
-        Exit::RowsNeedAttention
+        Cause::RowsNeedAttention
     };
     let message = format!(
         "writing the results file {path} failed: {error}; the file is incomplete, but the counts are what was done on the portal ({writes} write requests); run the same command again to complete it"
     );
-    (exit, message)
+    (cause, message)
 }
 
 /// Two run-wide errors as one text, the first first.

@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::exit::Exit;
+use crate::outcome::Cause;
 
 /// Why an output file or the lock cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +58,12 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    /// Exit 5 for contention only; every other file problem is exit 2.
-    pub fn exit(&self) -> Exit {
+    /// Contention for the lock is its own cause; every other file problem makes the run
+    /// unusable.
+    pub fn cause(&self) -> Cause {
         match self {
-            OutputError::Locked { .. } => Exit::Locked,
-            _ => Exit::Usage,
+            OutputError::Locked { .. } => Cause::Locked,
+            _ => Cause::Unusable,
         }
     }
 
@@ -190,7 +191,7 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
         let err = check_writable("summary file", &link).unwrap_err();
         assert!(matches!(err, OutputError::Symlink { .. }), "{err}");
-        assert_eq!(err.exit(), Exit::Usage);
+        assert_eq!(err.cause(), Cause::Unusable);
 
         let err = check_writable("summary file", dir.path()).unwrap_err();
         assert!(err.to_string().contains("directory"), "{err}");
@@ -200,7 +201,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(&*missing.to_string_lossy()), "{text}");
         assert!(text.contains("No such file or directory"), "{text}");
-        assert_eq!(err.exit(), Exit::Usage);
+        assert_eq!(err.cause(), Cause::Unusable);
     }
 
     #[test]
@@ -209,7 +210,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("x")).unwrap();
         let first = RunLock::acquire(&dir.path().join("x/r.csv")).unwrap();
         let err = RunLock::acquire(&dir.path().join("x/../x/r.csv")).unwrap_err();
-        assert_eq!(err.exit(), Exit::Locked, "{err}");
+        assert_eq!(err.cause(), Cause::Locked, "{err}");
         drop(first);
         RunLock::acquire(&dir.path().join("x/../x/r.csv")).unwrap();
     }
@@ -218,7 +219,7 @@ mod tests {
     fn a_lock_in_a_missing_directory_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = RunLock::acquire(&dir.path().join("gone/r.csv")).unwrap_err();
-        assert_eq!(err.exit(), Exit::Usage, "{err}");
+        assert_eq!(err.cause(), Cause::Unusable, "{err}");
         assert!(err.to_string().contains("gone"), "{err}");
     }
 }

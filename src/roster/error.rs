@@ -4,8 +4,6 @@
 
 use std::io;
 
-use crate::exit::Exit;
-
 /// Why a roster or groups file cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
@@ -74,11 +72,4 @@ pub enum RosterError {
         /// What is wrong.
         reason: String,
     },
-}
-
-impl RosterError {
-    /// The exit code: always a usage error (2); nothing has been sent to the portal.
-    pub fn exit(&self) -> Exit {
-        Exit::Usage
-    }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bulk_groups::cli::ProgressWhen;
+use bulk_groups::cmd::import::{self, RunOutcome};
 use bulk_groups::config::{ImportConfig, OutputConfig, PlanOptions};
 use bulk_groups::exit::Exit;
-use bulk_groups::import::{self, RunOutcome};
 use bulk_groups::portal::{ClientOptions, Credentials, PortalUrl, RateSetting};
 use bulk_groups::report::ResultsTarget;
 use bulk_groups::roster::{RosterOptions, Source};

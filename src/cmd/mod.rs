@@ -1,32 +1,27 @@
-//! The binary's edge: turn a parsed command line into work and an [`Exit`]. Owns the runtime,
-//! logging, signal handling and printing of one-line errors; the library below it never prints
-//! to stdout and never exits the process.
+//! The commands: turn a parsed command line into work and an [`Exit`], one thin file per
+//! command. Owns the runtime, logging, signal handling and printing of one-line errors; the
+//! library below it never prints to stdout and never exits the process. [`exit_for`] is the one
+//! place where what happened becomes an exit code.
 
 use std::io::Write;
 
 use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ImportArgs, ValidateArgs};
-use crate::config::{self, ImportConfig, OutputConfig, ProcessEnvironment};
+use crate::cli::{Cli, Command};
 use crate::exit::Exit;
-use crate::portal::url::redact;
-use crate::report::{Summary, logging};
+use crate::outcome::{Cause, Verdict};
+
+pub mod demo;
+pub mod import;
+pub mod validate;
 
 /// Run one command to completion.
 pub fn main(cli: Cli) -> Exit {
     match cli.command {
-        Command::Import(args) => import(&args),
-        Command::Validate(args) => validate(&args),
-        Command::Demo(args) => {
-            let output = OutputConfig::from(&args.output);
-            logging::init(&output.into());
-            block_on(crate::demo::run(
-                args.results.clone(),
-                output,
-                interrupt_token(),
-            ))
-        }
+        Command::Import(args) => import::main(&args),
+        Command::Validate(args) => validate::main(&args),
+        Command::Demo(args) => demo::main(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -52,60 +47,39 @@ fn man(command: Option<&str>) -> Exit {
                 eprintln!(
                     "error: no subcommand {name:?}; try import, validate, demo or completions"
                 );
-                return Exit::Usage;
+                return exit_for(&Cause::Unusable.into());
             }
         },
     };
     let mut page = Vec::new();
-    match clap_mangen::Man::new(page_for).render(&mut page) {
-        Ok(()) if std::io::stdout().write_all(&page).is_ok() => Exit::Success,
-        _ => Exit::Usage,
+    let written = clap_mangen::Man::new(page_for).render(&mut page).is_ok()
+        && std::io::stdout().write_all(&page).is_ok();
+    if written {
+        Exit::Success
+    } else {
+        exit_for(&Cause::Unusable.into())
     }
 }
 
-fn import(args: &ImportArgs) -> Exit {
-    let output = OutputConfig::from(&args.output);
-    logging::init(&output.into());
-    let config = match ImportConfig::from_args(args, &ProcessEnvironment) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {e}");
-            // The JSON summary is written on every exit path, usage errors included.
-            if let Some(path) = &args.summary_json {
-                let mut summary =
-                    Summary::new(redact(&args.portal), args.roster.clone(), args.dry_run);
-                summary.exit_code = Exit::Usage.code();
-                summary.error = Some(e.to_string());
-                if let Err(write_error) = summary.write_json(path) {
-                    eprintln!("error: {write_error}");
-                }
-            }
-            return Exit::Usage;
-        }
-    };
-    let quiet = output.quiet;
-    let outcome = block_on(crate::import::run(config, interrupt_token()));
-    if !(quiet && outcome.exit == Exit::Success) {
-        eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
-    }
-    outcome.exit
-}
-
-fn validate(args: &ValidateArgs) -> Exit {
-    let output = OutputConfig::from(&args.output);
-    logging::init(&output.into());
-    match config::roster_options(&args.roster_args) {
-        Ok(options) => crate::validate::cli(&config::roster_source(&args.roster), &options, 0),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Usage
-        }
-    }
+/// The exit code for what happened: each cause's code, and when several hold, the one the
+/// precedence in [`Exit::worst`] picks. A clean verdict is success.
+pub fn exit_for(verdict: &Verdict) -> Exit {
+    verdict
+        .causes()
+        .map(|cause| match cause {
+            Cause::Interrupted => Exit::Interrupted,
+            Cause::Locked => Exit::Locked,
+            Cause::Unusable => Exit::Usage,
+            Cause::Auth => Exit::Auth,
+            Cause::PortalUnavailable => Exit::PortalUnavailable,
+            Cause::RowsNeedAttention => Exit::RowsNeedAttention,
+        })
+        .fold(Exit::Success, Exit::worst)
 }
 
 /// Run `work` on a fresh runtime. The runtime is then dropped without waiting for blocking
 /// threads: after an interrupt, one may still be stuck reading a stdin that never ends.
-fn block_on<F: std::future::Future>(work: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(work: F) -> F::Output {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,7 +90,7 @@ fn block_on<F: std::future::Future>(work: F) -> F::Output {
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second one ends the process at once.
-fn interrupt_token() -> CancellationToken {
+pub(crate) fn interrupt_token() -> CancellationToken {
     let token = CancellationToken::new();
     let handle = token.clone();
     std::thread::Builder::new()
@@ -135,7 +109,7 @@ fn interrupt_token() -> CancellationToken {
                         handle.cancel();
                     } else {
                         eprintln!("interrupted again: stopping now");
-                        std::process::exit(i32::from(Exit::Interrupted.code()));
+                        std::process::exit(i32::from(exit_for(&Cause::Interrupted.into()).code()));
                     }
                 }
             });
@@ -157,5 +131,32 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_has_its_code_and_the_precedence_picks_among_several() {
+        assert_eq!(exit_for(&Verdict::default()), Exit::Success);
+        let one = |cause: Cause| exit_for(&cause.into()).code();
+        let codes: Vec<u8> = [
+            Cause::Interrupted,
+            Cause::Locked,
+            Cause::Unusable,
+            Cause::Auth,
+            Cause::PortalUnavailable,
+            Cause::RowsNeedAttention,
+        ]
+        .into_iter()
+        .map(one)
+        .collect();
+        assert_eq!(codes, [130, 5, 2, 3, 4, 1]);
+        let several: Verdict = [Cause::RowsNeedAttention, Cause::Auth, Cause::Unusable]
+            .into_iter()
+            .collect();
+        assert_eq!(exit_for(&several), Exit::Usage);
     }
 }
