@@ -10,17 +10,58 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
+use crate::outcome::Cause;
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
 use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
 use crate::roster::{Encoding, RosterOptions, Source};
 
-/// A configuration error: the user asked for something impossible. Always exit 2.
+/// A configuration error: the user asked for something impossible, so the run is unusable
+/// (exit 2) before any file or portal is touched.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+#[error("{message}")]
+pub struct ConfigError {
+    kind: ConfigErrorKind,
+    message: String,
+}
 
-fn usage(message: impl Into<String>) -> ConfigError {
-    ConfigError(message.into())
+/// What kind of configuration problem it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// An option's value is malformed or out of range.
+    BadValue,
+    /// Options that cannot be used together.
+    Conflict,
+    /// No credentials, conflicting ones, or a secret that cannot be read.
+    Credentials,
+    /// A file an option names (`--ca-cert`) cannot be read or used.
+    File,
+}
+
+impl ConfigError {
+    fn new(kind: ConfigErrorKind, message: impl Into<String>) -> Self {
+        ConfigError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What kind of problem it is.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+
+    /// Every configuration problem makes the run unusable.
+    pub fn cause(&self) -> Cause {
+        Cause::Unusable
+    }
+}
+
+fn bad_value(message: impl Into<String>) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::BadValue, message)
+}
+
+fn credentials_error(message: impl Into<String>) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::Credentials, message)
 }
 
 /// Everything `bulk-groups import` needs, validated.
@@ -112,7 +153,7 @@ impl std::str::FromStr for RemovalLimit {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         let bad = || {
-            usage(format!(
+            bad_value(format!(
                 "--max-removals {s:?}: expected a count like 20 or a percentage like 10%"
             ))
         };
@@ -209,7 +250,7 @@ pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
     let encoding: Encoding = args
         .encoding
         .parse()
-        .map_err(|_| usage(format!("unknown --encoding {:?}", args.encoding)))?;
+        .map_err(|_| bad_value(format!("unknown --encoding {:?}", args.encoding)))?;
     Ok(RosterOptions {
         delimiter,
         encoding,
@@ -223,7 +264,7 @@ fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
         ";" => Ok(b';'),
         "|" => Ok(b'|'),
         "\t" | "tab" | "TAB" | "\\t" => Ok(b'\t'),
-        other => Err(usage(format!(
+        other => Err(bad_value(format!(
             "--delimiter {other:?}: expected one of , ; | tab"
         ))),
     }
@@ -238,23 +279,24 @@ impl ImportConfig {
         let roster = roster_source(&args.roster);
         let roster_options = roster_options(&args.roster_args)?;
         let portal = PortalUrl::parse(&args.portal).map_err(|e| {
-            usage(format!(
+            bad_value(format!(
                 "--portal {:?}: {e}",
                 crate::portal::url::redact(&args.portal)
             ))
         })?;
 
         if args.password_stdin && roster == Source::Stdin {
-            return Err(usage(
+            return Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
                 "--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file",
             ));
         }
         let credentials = credentials(args, env)?;
 
         let concurrency = NonZeroUsize::new(args.concurrency)
-            .ok_or_else(|| usage("--concurrency must be at least 1"))?;
+            .ok_or_else(|| bad_value("--concurrency must be at least 1"))?;
         if !(1..=MAX_USERS_PER_CALL).contains(&args.chunk_size) {
-            return Err(usage(format!(
+            return Err(bad_value(format!(
                 "--chunk-size must be between 1 and {MAX_USERS_PER_CALL} (the portal's limit per call)"
             )));
         }
@@ -264,7 +306,7 @@ impl ImportConfig {
             ("--connect-timeout", args.connect_timeout),
         ] {
             if value.is_zero() {
-                return Err(usage(format!(
+                return Err(bad_value(format!(
                     "{flag} must be longer than 0s (every request would time out)"
                 )));
             }
@@ -308,7 +350,12 @@ impl ImportConfig {
 /// The check builds a throwaway HTTP client with the certificates, the same step
 /// `PortalClient::connect` takes, so whatever it would refuse is refused here.
 fn read_ca_cert(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    let bad = |why: String| usage(format!("--ca-cert {}: {why}", path.display()));
+    let bad = |why: String| {
+        ConfigError::new(
+            ConfigErrorKind::File,
+            format!("--ca-cert {}: {why}", path.display()),
+        )
+    };
     let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| bad(format!("not valid PEM ({})", causes(&e))))?;
@@ -346,7 +393,7 @@ fn parse_rate(rate: &str) -> Result<RateSetting, ConfigError> {
         .and_then(NonZeroU32::new)
         .map(RateSetting::Fixed)
         .ok_or_else(|| {
-            usage(format!(
+            bad_value(format!(
                 "--rate {rate:?}: expected a number of requests per second (≥ 1) or auto"
             ))
         })
@@ -387,12 +434,12 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
         .map(str::trim)
         .filter(|u| !u.is_empty());
     match (token, username) {
-        (Some(_), Some(_)) => Err(usage(
+        (Some(_), Some(_)) => Err(credentials_error(
             "both a token (ARCGIS_API_KEY/ARCGIS_TOKEN/ARCGIS_TOKEN_FILE) and a username are configured; unset one",
         )),
         (Some(token), None) => {
             if args.password_file.is_some() || args.password_stdin {
-                return Err(usage(
+                return Err(credentials_error(
                     "a password was given without --username / ARCGIS_USERNAME",
                 ));
             }
@@ -404,12 +451,12 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
             } else if args.password_stdin {
                 let line = env
                     .stdin_line()
-                    .map_err(|e| usage(format!("--password-stdin: {e}")))?;
+                    .map_err(|e| credentials_error(format!("--password-stdin: {e}")))?;
                 secret_from_line(&line, "--password-stdin")?
             } else if let Some(p) = env.var("ARCGIS_PASSWORD") {
                 SecretString::from(p)
             } else {
-                return Err(usage(format!(
+                return Err(credentials_error(format!(
                     "no password for {username}: set ARCGIS_PASSWORD, or use --password-file FILE or --password-stdin"
                 )));
             };
@@ -418,7 +465,7 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
                 password,
             })
         }
-        (None, None) => Err(usage(
+        (None, None) => Err(credentials_error(
             "no credentials: set ARCGIS_API_KEY (or ARCGIS_TOKEN / ARCGIS_TOKEN_FILE), or give --username with ARCGIS_PASSWORD, --password-file or --password-stdin",
         )),
     }
@@ -426,14 +473,14 @@ fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, 
 
 fn read_secret_file(path: &Path, what: &str) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("{what} {}: {e}", path.display())))?;
+        .map_err(|e| credentials_error(format!("{what} {}: {e}", path.display())))?;
     secret_from_line(text.lines().next().unwrap_or(""), what)
 }
 
 fn secret_from_line(line: &str, what: &str) -> Result<SecretString, ConfigError> {
     let secret = line.trim_end_matches(['\r', '\n']);
     if secret.trim().is_empty() {
-        return Err(usage(format!("{what}: empty")));
+        return Err(credentials_error(format!("{what}: empty")));
     }
     Ok(SecretString::from(secret.to_owned()))
 }
@@ -521,21 +568,59 @@ mod tests {
     }
 
     #[test]
-    fn usage_errors() {
-        let err =
-            |args: &[&str], env: &[(&'static str, &'static str)]| config(args, env).unwrap_err().0;
-        assert!(err(&["r.csv"], &[]).contains("no credentials"));
-        assert!(err(&["r.csv", "--username", "amy"], &[]).contains("no password"));
-        assert!(
-            err(&["-", "--username", "amy", "--password-stdin"], &[]).contains("--password-stdin")
+    fn usage_errors_have_a_kind_and_their_message() {
+        use ConfigErrorKind::*;
+        let err = |args: &[&str], env: &[(&'static str, &'static str)]| {
+            let e = config(args, env).unwrap_err();
+            (e.kind(), e.to_string())
+        };
+        let is = |(kind, text): (ConfigErrorKind, String), want: ConfigErrorKind, part: &str| {
+            assert_eq!(kind, want, "{text}");
+            assert!(text.contains(part), "{text}");
+        };
+        is(err(&["r.csv"], &[]), Credentials, "no credentials");
+        is(
+            err(&["r.csv", "--username", "amy"], &[]),
+            Credentials,
+            "no password",
         );
-        assert!(err(&["r.csv", "--username", "amy"], &[("ARCGIS_TOKEN", "t")]).contains("both"));
+        is(
+            err(&["-", "--username", "amy", "--password-stdin"], &[]),
+            Conflict,
+            "--password-stdin",
+        );
+        is(
+            err(&["r.csv", "--username", "amy"], &[("ARCGIS_TOKEN", "t")]),
+            Credentials,
+            "both",
+        );
         let key = [("ARCGIS_API_KEY", "k")];
-        assert!(err(&["r.csv", "--chunk-size", "26"], &key).contains("--chunk-size"));
-        assert!(err(&["r.csv", "--concurrency", "0"], &key).contains("--concurrency"));
-        assert!(err(&["r.csv", "--rate", "fast"], &key).contains("--rate"));
-        assert!(err(&["r.csv", "--portal", "http://example.com"], &key).contains("--portal"));
-        assert!(err(&["r.csv", "--max-removals", "lots"], &key).contains("--max-removals"));
+        is(
+            err(&["r.csv", "--chunk-size", "26"], &key),
+            BadValue,
+            "--chunk-size",
+        );
+        is(
+            err(&["r.csv", "--concurrency", "0"], &key),
+            BadValue,
+            "--concurrency",
+        );
+        is(err(&["r.csv", "--rate", "fast"], &key), BadValue, "--rate");
+        is(
+            err(&["r.csv", "--portal", "http://example.com"], &key),
+            BadValue,
+            "--portal",
+        );
+        is(
+            err(&["r.csv", "--max-removals", "lots"], &key),
+            BadValue,
+            "--max-removals",
+        );
+        is(
+            err(&["r.csv", "--ca-cert", "/no/such.pem"], &key),
+            File,
+            "--ca-cert",
+        );
     }
 
     #[test]

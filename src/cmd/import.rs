@@ -37,7 +37,7 @@ pub fn main(args: &ImportArgs) -> Exit {
             eprintln!("error: {e}");
             let mut summary = Summary::new(redact(&args.portal), args.roster.clone(), args.dry_run);
             summary.error = Some(e.to_string());
-            let verdict = Verdict::from(Cause::Unusable);
+            let verdict = Verdict::from(e.cause());
             let exit = exit_for(&verdict);
             summary.exit_code = exit.code();
             if let Some(path) = &args.summary_json

@@ -18,7 +18,7 @@ pub fn main(args: &ValidateArgs) -> Exit {
         Ok(options) => run(&config::roster_source(&args.roster), &options, 0),
         Err(e) => {
             eprintln!("error: {e}");
-            exit_for(&Cause::Unusable.into())
+            exit_for(&e.cause().into())
         }
     }
 }

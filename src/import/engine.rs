@@ -222,7 +222,7 @@ impl Engine {
     }
 
     fn fail_run(&mut self, fatal: Fatal) {
-        if fatal == Fatal::Stopping {
+        if fatal.is_stopping() {
             self.stopping = true;
             return;
         }
@@ -464,7 +464,7 @@ impl Engine {
                 rows.into_iter().for_each(|r| self.emit(r));
             }
             Done::Rows(Err(fatal)) => {
-                let status = if fatal == Fatal::Stopping {
+                let status = if fatal.is_stopping() {
                     Status::NotAttempted
                 } else {
                     Status::Failed

@@ -72,12 +72,13 @@ pub(crate) fn unworked_row(row: Row, status: Status, reason: &str) -> ResultRow 
 }
 
 /// A run-wide failure: the run stops and every unfinished row is `failed` with this reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// It keeps the portal error that caused it (its text is the reason's tail).
+#[derive(Debug, Clone)]
 pub enum Fatal {
     /// Authentication or permission failure of the run as a whole (exit 3).
-    Auth(String),
+    Auth(PortalError),
     /// The portal could not be reached or kept failing (exit 4).
-    Unavailable(String),
+    Unavailable(PortalError),
     /// Not a failure: the run is stopping (an interrupt) and the request was never sent. The
     /// rows it carried are `not_attempted`.
     Stopping,
@@ -98,12 +99,17 @@ impl Fatal {
         if error.is_stopped() {
             Some(Fatal::Stopping)
         } else if error.is_auth() {
-            Some(Fatal::Auth(error.to_string()))
+            Some(Fatal::Auth(error.clone()))
         } else if error.is_unavailable() {
-            Some(Fatal::Unavailable(error.to_string()))
+            Some(Fatal::Unavailable(error.clone()))
         } else {
             None
         }
+    }
+
+    /// Whether this is the interrupt, not a failure.
+    pub fn is_stopping(&self) -> bool {
+        matches!(self, Fatal::Stopping)
     }
 
     /// The reason written on the rows it leaves unfinished.
