@@ -105,16 +105,20 @@ pub struct RosterReader {
     finished: bool,
 }
 
+/// What a read of the roster is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The rows themselves: duplicates detected, problems logged.
+    Rows,
+    /// Only the group definitions, ahead of the rows pass: no duplicate tracking, and nothing
+    /// logged (the rows pass logs it).
+    Definitions,
+}
+
 impl RosterReader {
     /// Open a roster file or standard input and read its header (and the `--groups` file).
     pub fn open(source: &Source, options: &RosterOptions) -> Result<RosterReader, RosterError> {
-        Self::build(
-            Self::input(source)?,
-            options,
-            source.describe(),
-            true,
-            false,
-        )
+        Self::build(Self::input(source)?, options, source.describe(), Pass::Rows)
     }
 
     /// Read a roster from any byte stream (tests, embedded samples) and read its header.
@@ -122,7 +126,7 @@ impl RosterReader {
         input: Box<dyn Read + Send>,
         options: &RosterOptions,
     ) -> Result<RosterReader, RosterError> {
-        Self::build(input, options, "roster".to_owned(), true, false)
+        Self::build(input, options, "roster".to_owned(), Pass::Rows)
     }
 
     fn input(source: &Source) -> Result<Box<dyn Read + Send>, RosterError> {
@@ -136,9 +140,9 @@ impl RosterReader {
         input: Box<dyn Read + Send>,
         options: &RosterOptions,
         what: String,
-        dedup: bool,
-        quiet: bool,
+        pass: Pass,
     ) -> Result<RosterReader, RosterError> {
+        let quiet = pass == Pass::Definitions;
         let bytes = Arc::new(AtomicU64::new(0));
         let opened = input::open(input, options, bytes.clone(), &what)?;
         let columns = opened.columns;
@@ -191,7 +195,7 @@ impl RosterReader {
             definition_columns,
             definitions,
             members: Vec::new(),
-            dedup,
+            dedup: pass == Pass::Rows,
             hasher: RandomState::new(),
             scratch: Vec::new(),
             last_group: None,
@@ -266,124 +270,29 @@ impl RosterReader {
         }
         self.stats.rows += 1;
         let columns = &self.columns;
-        let invalid = |column: Option<String>, reason: String| {
-            let lossy = |f: Field| {
-                columns
-                    .get(f)
-                    .filter(|&i| i < rec.len())
-                    .map(|i| String::from_utf8_lossy(rec.field(i)).trim().to_owned())
-                    .unwrap_or_default()
-            };
-            let mut group = lossy(Field::Group);
-            if group.is_empty() {
-                group = lossy(Field::GroupId);
-            }
-            Row {
-                line,
-                kind: RowKind::Invalid {
-                    group,
-                    username: lossy(Field::Username),
-                    column,
-                    reason,
-                },
-            }
-        };
-        macro_rules! bail {
-            ($column:expr, $reason:expr) => {{
+        let checked = match check(
+            rec,
+            columns,
+            &self.definition_columns,
+            self.dialect.delimiter,
+        ) {
+            Ok(checked) => checked,
+            Err(invalid) => {
                 self.stats.invalid += 1;
-                return Some(invalid($column, $reason));
-            }};
-        }
-
-        if rec.truncated {
-            bail!(
-                None,
-                format!(
-                    "the row is longer than {} MiB; is a quote (\") unbalanced?",
-                    MAX_RECORD_BYTES >> 20
-                )
-            );
-        }
-        if rec.too_many_fields {
-            bail!(
-                None,
-                format!(
-                    "the row has more than {} fields; is a quote (\") unbalanced or --delimiter wrong?",
-                    thousands(MAX_RECORD_FIELDS)
-                )
-            );
-        }
-        if rec.unterminated_quote {
-            bail!(None, "a quoted field starting on this line is never closed (unbalanced \"); the rest of the file was read as part of it".to_owned());
-        }
-        let text = match as_text(rec) {
-            Ok(text) => text,
-            Err(i) => bail!(
-                Some(columns.column_name(i).to_owned()),
-                rules::NOT_UTF8.to_owned()
-            ),
+                return Some(invalid.row(rec, columns));
+            }
         };
-        if rec.len() != columns.width() {
-            bail!(
-                None,
-                format!(
-                    "the row has {} fields but the header has {} (is there an unquoted {} in a cell?)",
-                    rec.len(),
-                    columns.width(),
-                    delimiter_name(self.dialect.delimiter)
-                )
-            );
-        }
+        let Checked {
+            group,
+            raw_group: raw,
+            username,
+            role,
+            text,
+        } = checked;
         let cell = |i: usize| text[rec.range(i)].trim();
-        let field = |f: Field| columns.get(f).map(cell).unwrap_or("");
-        let name = |f: Field| columns.name(f).to_owned();
-
-        // group_id wins over group: the title cell is then only informative.
-        let id_cell = field(Field::GroupId);
-        let title_cell = field(Field::Group);
-        let group = if !id_cell.is_empty() {
-            match rules::group_id(columns.name(Field::GroupId), id_cell) {
-                Ok(id) => GroupRef::Id(id),
-                Err(reason) => bail!(Some(name(Field::GroupId)), reason),
-            }
-        } else if title_cell.is_empty() && columns.has(Field::Group) && columns.has(Field::GroupId)
-        {
-            bail!(
-                Some(name(Field::Group)),
-                format!(
-                    "{} and {} are both empty",
-                    columns.name(Field::Group),
-                    columns.name(Field::GroupId)
-                )
-            )
-        } else if !columns.has(Field::Group) {
-            bail!(
-                Some(name(Field::GroupId)),
-                format!("{} is empty", columns.name(Field::GroupId))
-            )
-        } else {
-            match rules::group_title(columns.name(Field::Group), title_cell) {
-                Ok(title) => GroupRef::Title(title),
-                Err(reason) => bail!(Some(name(Field::Group)), reason),
-            }
-        };
-        let username = field(Field::Username);
-        if let Err(reason) = rules::username(columns.name(Field::Username), username) {
-            bail!(Some(name(Field::Username)), reason);
-        }
-        let role = match rules::role(columns.name(Field::Role), field(Field::Role)) {
-            Ok(role) => role,
-            Err(reason) => bail!(Some(name(Field::Role)), reason),
-        };
-        for &(f, i) in &self.definition_columns {
-            if let Err(reason) = definitions::parse_cell(f, columns.column_name(i), cell(i)) {
-                bail!(Some(columns.column_name(i).to_owned()), reason);
-            }
-        }
 
         // The row is valid: find its group, merge its definitions, check for a repeat.
         let by_id = matches!(group, GroupRef::Id(_));
-        let raw = if by_id { id_cell } else { title_cell };
         let index = match &self.last_group {
             Some((last_by_id, last_raw, index)) if *last_by_id == by_id && last_raw == raw => {
                 *index
@@ -423,45 +332,14 @@ impl RosterReader {
             username: username.to_owned(),
             role,
         };
-        if self.dedup {
-            if self.members.len() <= index {
-                self.members.resize_with(index + 1, MemberSet::default);
-            }
-            let hash = user_hash(&self.hasher, &mut self.scratch, username);
-            let packed = if line < u64::from(ADMIN_BIT) {
-                line as u32
-            } else {
-                0
-            } | if role == Role::Admin { ADMIN_BIT } else { 0 };
-            match self.members[index].entry(hash) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    self.stats.duplicates += 1;
-                    let first = *first.get();
-                    let first_line = first & !ADMIN_BIT;
-                    let first_role = if first & ADMIN_BIT != 0 {
-                        Role::Admin
-                    } else {
-                        Role::Member
-                    };
-                    let mut reason = if first_line == 0 {
-                        "duplicate of an earlier line".to_owned()
-                    } else {
-                        format!("duplicate of line {first_line}")
-                    };
-                    if first_role != role {
-                        reason.push_str(&format!(
-                            " (role differs: {role} here, {first_role} there; the first row wins)"
-                        ));
-                    }
-                    return Some(Row {
-                        line,
-                        kind: RowKind::Duplicate { membership, reason },
-                    });
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(packed);
-                }
-            }
+        if self.dedup
+            && let Some(reason) = self.repeat(index, &membership, line)
+        {
+            self.stats.duplicates += 1;
+            return Some(Row {
+                line,
+                kind: RowKind::Duplicate { membership, reason },
+            });
         }
         self.stats.memberships += 1;
         if role == Role::Admin {
@@ -472,6 +350,194 @@ impl RosterReader {
             kind: RowKind::Membership(membership),
         })
     }
+
+    /// Record `membership` (at `line`) in its group's set, or, when the pair is already there,
+    /// the reason it is a duplicate.
+    fn repeat(&mut self, index: usize, membership: &Membership, line: u64) -> Option<String> {
+        let role = membership.role;
+        if self.members.len() <= index {
+            self.members.resize_with(index + 1, MemberSet::default);
+        }
+        let hash = user_hash(&self.hasher, &mut self.scratch, &membership.username);
+        let packed = if line < u64::from(ADMIN_BIT) {
+            line as u32
+        } else {
+            0
+        } | if role == Role::Admin { ADMIN_BIT } else { 0 };
+        match self.members[index].entry(hash) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let first = *first.get();
+                let first_line = first & !ADMIN_BIT;
+                let first_role = if first & ADMIN_BIT != 0 {
+                    Role::Admin
+                } else {
+                    Role::Member
+                };
+                let mut reason = if first_line == 0 {
+                    "duplicate of an earlier line".to_owned()
+                } else {
+                    format!("duplicate of line {first_line}")
+                };
+                if first_role != role {
+                    reason.push_str(&format!(
+                        " (role differs: {role} here, {first_role} there; the first row wins)"
+                    ));
+                }
+                Some(reason)
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(packed);
+                None
+            }
+        }
+    }
+}
+
+/// A record that passed every check, its cells borrowed from the record.
+struct Checked<'a> {
+    group: GroupRef,
+    /// The cell the group came from (id or title), as spelled.
+    raw_group: &'a str,
+    username: &'a str,
+    role: Role,
+    /// The whole record as text.
+    text: &'a str,
+}
+
+/// Why a record is invalid: the column at fault, if one is, and the reason.
+struct Invalid {
+    column: Option<String>,
+    reason: String,
+}
+
+impl Invalid {
+    fn whole_row(reason: String) -> Self {
+        Invalid {
+            column: None,
+            reason,
+        }
+    }
+
+    fn column(column: impl Into<String>, reason: String) -> Self {
+        Invalid {
+            column: Some(column.into()),
+            reason,
+        }
+    }
+
+    /// The invalid row, with the group and username cells as far as they can be read.
+    fn row(self, rec: &RawRecord, columns: &ColumnMap) -> Row {
+        let lossy = |f: Field| {
+            columns
+                .get(f)
+                .filter(|&i| i < rec.len())
+                .map(|i| String::from_utf8_lossy(rec.field(i)).trim().to_owned())
+                .unwrap_or_default()
+        };
+        let mut group = lossy(Field::Group);
+        if group.is_empty() {
+            group = lossy(Field::GroupId);
+        }
+        Row {
+            line: rec.line,
+            kind: RowKind::Invalid {
+                group,
+                username: lossy(Field::Username),
+                column: self.column,
+                reason: self.reason,
+            },
+        }
+    }
+}
+
+/// Every check of one record, in order; the first failure makes the row invalid.
+fn check<'a>(
+    rec: &'a RawRecord,
+    columns: &ColumnMap,
+    definition_columns: &[(Field, usize)],
+    delimiter: u8,
+) -> Result<Checked<'a>, Invalid> {
+    let text = check_shape(rec, columns, delimiter)?;
+    let cell = |i: usize| text[rec.range(i)].trim();
+    let field = |f: Field| columns.get(f).map(cell).unwrap_or("");
+    let name = |f: Field| columns.name(f).to_owned();
+
+    // group_id wins over group: the title cell is then only informative.
+    let id_cell = field(Field::GroupId);
+    let title_cell = field(Field::Group);
+    let (group, raw_group) = if !id_cell.is_empty() {
+        let id = rules::group_id(columns.name(Field::GroupId), id_cell)
+            .map_err(|reason| Invalid::column(name(Field::GroupId), reason))?;
+        (GroupRef::Id(id), id_cell)
+    } else if title_cell.is_empty() && columns.has(Field::Group) && columns.has(Field::GroupId) {
+        return Err(Invalid::column(
+            name(Field::Group),
+            format!(
+                "{} and {} are both empty",
+                columns.name(Field::Group),
+                columns.name(Field::GroupId)
+            ),
+        ));
+    } else if !columns.has(Field::Group) {
+        return Err(Invalid::column(
+            name(Field::GroupId),
+            format!("{} is empty", columns.name(Field::GroupId)),
+        ));
+    } else {
+        let title = rules::group_title(columns.name(Field::Group), title_cell)
+            .map_err(|reason| Invalid::column(name(Field::Group), reason))?;
+        (GroupRef::Title(title), title_cell)
+    };
+    let username = field(Field::Username);
+    rules::username(columns.name(Field::Username), username)
+        .map_err(|reason| Invalid::column(name(Field::Username), reason))?;
+    let role = rules::role(columns.name(Field::Role), field(Field::Role))
+        .map_err(|reason| Invalid::column(name(Field::Role), reason))?;
+    for &(f, i) in definition_columns {
+        definitions::parse_cell(f, columns.column_name(i), cell(i))
+            .map_err(|reason| Invalid::column(columns.column_name(i), reason))?;
+    }
+    Ok(Checked {
+        group,
+        raw_group,
+        username,
+        role,
+        text,
+    })
+}
+
+/// The record as text, if it is whole, UTF-8 and as wide as the header.
+fn check_shape<'a>(
+    rec: &'a RawRecord,
+    columns: &ColumnMap,
+    delimiter: u8,
+) -> Result<&'a str, Invalid> {
+    if rec.truncated {
+        return Err(Invalid::whole_row(format!(
+            "the row is longer than {} MiB; is a quote (\") unbalanced?",
+            MAX_RECORD_BYTES >> 20
+        )));
+    }
+    if rec.too_many_fields {
+        return Err(Invalid::whole_row(format!(
+            "the row has more than {} fields; is a quote (\") unbalanced or --delimiter wrong?",
+            thousands(MAX_RECORD_FIELDS)
+        )));
+    }
+    if rec.unterminated_quote {
+        return Err(Invalid::whole_row("a quoted field starting on this line is never closed (unbalanced \"); the rest of the file was read as part of it".to_owned()));
+    }
+    let text = as_text(rec)
+        .map_err(|i| Invalid::column(columns.column_name(i), rules::NOT_UTF8.to_owned()))?;
+    if rec.len() != columns.width() {
+        return Err(Invalid::whole_row(format!(
+            "the row has {} fields but the header has {} (is there an unquoted {} in a cell?)",
+            rec.len(),
+            columns.width(),
+            delimiter_name(delimiter)
+        )));
+    }
+    Ok(text)
 }
 
 impl Iterator for RosterReader {
@@ -566,8 +632,7 @@ pub fn scan_definitions(
         RosterReader::input(source)?,
         options,
         source.describe(),
-        false,
-        true,
+        Pass::Definitions,
     )?;
     for _ in reader.by_ref() {}
     match reader.take_error() {
