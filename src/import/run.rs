@@ -23,7 +23,9 @@ use crate::report::{
     Counters, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock, Summary,
     check_writable,
 };
-use crate::roster::{self, RosterError, RosterReader, Row, RowKind, Source, UserKey};
+use crate::roster::{
+    self, Definitions, Dialect, RosterError, RosterReader, Row, RowKind, Source, UserKey,
+};
 
 /// Rows read ahead of the engine; small, so memory stays flat and backpressure reaches the file.
 const ROW_CHANNEL: usize = 1024;
@@ -134,6 +136,10 @@ impl Attempt {
     }
 }
 
+/// The run, start to end. Longer than most functions on purpose: its steps share guards that
+/// must live exactly as long as they do (the lock, the results writer, the progress display,
+/// the reader thread), so it reads top to bottom as the run goes; the roster's opening is
+/// [`open_roster`], the preflight [`preflight`] and the work the engine's.
 async fn attempt(
     config: &ImportConfig,
     cancel: &CancellationToken,
@@ -153,61 +159,19 @@ async fn attempt(
         ResultsTarget::Stdout => None,
     };
 
-    // The roster's header and the definitions: a usage error here means nothing happened.
-    // Reading the header blocks (a stdin pipe may be slow to start): off the async threads, and
-    // an interrupt meanwhile ends the run at once.
-    let open = tokio::task::spawn_blocking({
-        let (source, options) = (config.roster.clone(), config.roster_options.clone());
-        move || RosterReader::open(&source, &options)
-    });
-    let reader = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => {
-            return Attempt::early(EarlyStop::Interrupted("header"));
-        }
-        opened = open => match opened {
-            Ok(Ok(reader)) => reader,
-            Ok(Err(e)) => return Attempt::early(EarlyStop::Roster(e)),
-            Err(e) => return Attempt::early(EarlyStop::Reader(e)),
-        },
-    };
-    let dialect = reader.dialect();
-    summary.roster.set_dialect(&dialect);
-    summary.roster.sha256 = match &config.roster {
-        Source::Path(path) => sha256_file(path).ok(),
-        Source::Stdin => None,
-    };
-    let definitions = match roster::scan_definitions(&config.roster, &config.roster_options) {
-        Ok(d) => d,
-        Err(e) => return Attempt::early(EarlyStop::Roster(e)),
-    };
     let stdin = config.roster == Source::Stdin;
-    let bytes_read = reader.bytes_read();
-    let (rows_tx, mut rows) = mpsc::channel(ROW_CHANNEL);
-    let streamed_definitions = stdin.then(StreamedDefinitions::default);
-    let reader_thread = spawn_reader(reader, rows_tx, streamed_definitions.clone());
-
-    // --min-rows: a truncated or empty export stops here, before any portal contact.
-    let mut head = Vec::new();
-    while (head.len() as u64) < config.plan.min_rows.max(1) {
-        let next = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => {
-                return Attempt::early(EarlyStop::Interrupted("first rows"));
-            }
-            next = rows.recv() => next,
-        };
-        match next {
-            Some(row) => head.push(row),
-            None => break,
-        }
-    }
-    if (head.len() as u64) < config.plan.min_rows {
-        return Attempt::early(EarlyStop::TooFewRows {
-            rows: head.len(),
-            min_rows: config.plan.min_rows,
-        });
-    }
+    let RosterHead {
+        dialect,
+        definitions,
+        streamed_definitions,
+        bytes_read,
+        head,
+        mut rows,
+        reader_thread,
+    } = match open_roster(config, cancel, summary).await {
+        Ok(head) => head,
+        Err(stop) => return Attempt::early(stop),
+    };
 
     let (results, writer) = match ResultsWriter::create(config.results.clone()) {
         Ok(w) => w,
@@ -294,6 +258,88 @@ async fn attempt(
         client,
         engine,
     }
+}
+
+/// The roster opened and streaming on its own thread, its first rows read ahead.
+struct RosterHead {
+    dialect: Dialect,
+    definitions: Definitions,
+    streamed_definitions: Option<StreamedDefinitions>,
+    bytes_read: Arc<AtomicU64>,
+    head: Vec<Row>,
+    rows: mpsc::Receiver<Row>,
+    reader_thread: std::thread::JoinHandle<Option<String>>,
+}
+
+/// Open the roster, scan its definitions, start the reader thread and read the rows
+/// `--min-rows` asks for, recording the roster's dialect and hash in the summary.
+async fn open_roster(
+    config: &ImportConfig,
+    cancel: &CancellationToken,
+    summary: &mut Summary,
+) -> Result<RosterHead, EarlyStop> {
+    // The roster's header and the definitions: a usage error here means nothing happened.
+    // Reading the header blocks (a stdin pipe may be slow to start): off the async threads, and
+    // an interrupt meanwhile ends the run at once.
+    let open = tokio::task::spawn_blocking({
+        let (source, options) = (config.roster.clone(), config.roster_options.clone());
+        move || RosterReader::open(&source, &options)
+    });
+    let reader = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => {
+            return Err(EarlyStop::Interrupted("header"));
+        }
+        opened = open => match opened {
+            Ok(Ok(reader)) => reader,
+            Ok(Err(e)) => return Err(EarlyStop::Roster(e)),
+            Err(e) => return Err(EarlyStop::Reader(e)),
+        },
+    };
+    let dialect = reader.dialect();
+    summary.roster.set_dialect(&dialect);
+    summary.roster.sha256 = match &config.roster {
+        Source::Path(path) => sha256_file(path).ok(),
+        Source::Stdin => None,
+    };
+    let definitions = roster::scan_definitions(&config.roster, &config.roster_options)
+        .map_err(EarlyStop::Roster)?;
+    let stdin = config.roster == Source::Stdin;
+    let bytes_read = reader.bytes_read();
+    let (rows_tx, mut rows) = mpsc::channel(ROW_CHANNEL);
+    let streamed_definitions = stdin.then(StreamedDefinitions::default);
+    let reader_thread = spawn_reader(reader, rows_tx, streamed_definitions.clone());
+
+    // --min-rows: a truncated or empty export stops here, before any portal contact.
+    let mut head = Vec::new();
+    while (head.len() as u64) < config.plan.min_rows.max(1) {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                return Err(EarlyStop::Interrupted("first rows"));
+            }
+            next = rows.recv() => next,
+        };
+        match next {
+            Some(row) => head.push(row),
+            None => break,
+        }
+    }
+    if (head.len() as u64) < config.plan.min_rows {
+        return Err(EarlyStop::TooFewRows {
+            rows: head.len(),
+            min_rows: config.plan.min_rows,
+        });
+    }
+    Ok(RosterHead {
+        dialect,
+        definitions,
+        streamed_definitions,
+        bytes_read,
+        head,
+        rows,
+        reader_thread,
+    })
 }
 
 /// The checks that make every file problem a usage error before the lock is taken.
