@@ -1,12 +1,10 @@
 //! "Nothing lost": `--sync` never removes a user the roster lists, however the roster names the
 //! group, and never syncs a group whose rows it could not fully understand (product spec §4).
 
-mod support;
-
+use crate::support::*;
 use bulk_groups::config::RemovalLimit;
 use bulk_groups::exit::Exit;
 use bulk_groups::sim::SeedGroup;
-use support::*;
 
 /// A sim whose group `G` (owned by admin) holds `members` plain members `m01…`; also a user
 /// `newbie` in no group.

@@ -1,7 +1,6 @@
-//! Helpers shared by the portal-sim conformance tests (`tests/sim_*.rs`): start a simulator
+//! Helpers shared by the portal-sim conformance tests (`sim_*` modules): start a simulator
 //! in-process on port 0 with a fixed cast of users, and speak to it with reqwest as a client
 //! would (form POSTs, `f=json`, tokens in the `token` field or a header).
-#![allow(dead_code)] // each test crate uses a different subset
 
 use bulk_groups::sim::{RunningSim, SimConfig, SimRole, SimUser};
 use reqwest::StatusCode;

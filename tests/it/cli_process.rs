@@ -1,14 +1,12 @@
 //! The `bulk-groups` binary as a scheduler runs it: exit codes and one-line errors, Ctrl-C,
 //! and convergence after being killed at random points.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bulk_groups::sim::{RunningSim, SimConfig};
-use support::*;
 
 fn bulk_groups() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));

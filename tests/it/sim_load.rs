@@ -3,14 +3,12 @@
 //!
 //! ```text
 //! # in-process simulator (client and server share the machine and the runtime):
-//! cargo test --release --test sim_load -- --ignored --nocapture
+//! cargo test --release --test it sim_load -- --ignored --nocapture
 //! # against a running binary (see scripts/bench-sim.sh):
-//! PORTAL_SIM_URL=http://127.0.0.1:PORT cargo test --release --test sim_load -- --ignored --nocapture
+//! PORTAL_SIM_URL=http://127.0.0.1:PORT cargo test --release --test it sim_load -- --ignored --nocapture
 //! ```
 //! Knobs: `LOAD_SECS` (default 5), `LOAD_CONCURRENCY` (default 64), `LOAD_BATCH` (names per
 //! call, default 25). Users `user000001…` must exist (`--seed-users 5000` for the binary).
-
-mod sim_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +32,7 @@ async fn add_users_throughput() {
     let (_sim, url) = match std::env::var("PORTAL_SIM_URL") {
         Ok(url) => (None, url),
         Err(_) => {
-            let s = sim_support::start(SimConfig {
+            let s = crate::support::sim_client::start(SimConfig {
                 seed_users: 5000,
                 group_limit: 100_000,
                 ..SimConfig::default()
@@ -82,7 +80,7 @@ async fn add_users_throughput() {
         groups.push(r["group"]["id"].as_str().expect("group id").to_owned());
     }
     let batches: Vec<String> = (0..200)
-        .map(|b| sim_support::seed_names(1 + b * batch % 4975, batch))
+        .map(|b| crate::support::sim_client::seed_names(1 + b * batch % 4975, batch))
         .collect();
 
     let ok = Arc::new(AtomicU64::new(0));
