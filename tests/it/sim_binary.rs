@@ -4,6 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::sim_client::SimAt;
 use bulk_groups::sim::SimConfig;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -65,37 +66,14 @@ async fn binary_prints_url_and_writes_state_on_sigterm() {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
 
-    let http = crate::support::sim_client::client();
-    let token: serde_json::Value = http
-        .post(format!("{url}/sharing/rest/generateToken"))
-        .form(&[("f", "json"), ("username", "root"), ("password", "pw")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().expect("token").to_owned();
-    let created: serde_json::Value = http
-        .post(format!("{url}/sharing/rest/community/createGroup"))
-        .form(&[("f", "json"), ("token", &token), ("title", "From Binary")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["group"]["id"].as_str().unwrap().to_owned();
-    http.post(format!("{url}/sharing/rest/community/groups/{id}/addUsers"))
-        .form(&[
-            ("f", "json"),
-            ("token", &token),
-            ("users", "member_username1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    drop(http); // close keep-alive connections
+    let portal = SimAt {
+        url: url.clone(),
+        http: crate::support::sim_client::client(),
+    };
+    let token = portal.token("root", "pw").await;
+    let id = portal.create_group(&token, "From Binary", "private").await;
+    portal.add_users(&token, &id, "member_username1").await;
+    drop(portal); // close keep-alive connections
 
     let status = terminate(child).await;
     assert!(status.success(), "{status:?}");

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use bulk_groups::sim::SimConfig;
 
+use crate::support::sim_client::{SimAt, client_builder};
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -42,43 +44,20 @@ async fn add_users_throughput() {
             (Some(s), url)
         }
     };
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .unwrap();
-    let rest = format!("{url}/sharing/rest");
-    let token: serde_json::Value = http
-        .post(format!("{rest}/generateToken"))
-        .form(&[
-            ("f", "json"),
-            ("username", "admin"),
-            ("password", "admin-password"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().expect("token").to_owned();
+    let portal = SimAt {
+        url,
+        http: client_builder()
+            .pool_max_idle_per_host(concurrency)
+            .build()
+            .unwrap(),
+    };
+    let token = portal.admin().await;
     let mut groups = Vec::new();
     for i in 0..20 {
-        let r: serde_json::Value = http
-            .post(format!("{rest}/community/createGroup"))
-            .form(&[
-                ("f", "json"),
-                ("token", &token),
-                ("title", &format!("Load {i} {}", std::process::id())),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        groups.push(r["group"]["id"].as_str().expect("group id").to_owned());
+        let title = format!("Load {i} {}", std::process::id());
+        groups.push(portal.create_group(&token, &title, "private").await);
     }
+    let (http, rest) = (portal.http.clone(), format!("{}/sharing/rest", portal.url));
     let batches: Vec<String> = (0..200)
         .map(|b| crate::support::sim_client::seed_names(1 + b * batch % 4975, batch))
         .collect();
