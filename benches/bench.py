@@ -887,7 +887,10 @@ def markdown(results: list[dict]) -> str:
     common = {"scenario", "exit_code", "rows", "groups", "requests", "minimum", "by_kind", "client_requests", "writes", "elapsed_s",
               "req_per_s", "limit", "utilisation_pct", "throttled_429", "throttled_pct", "faults_5xx", "dropped", "rss_mib", "state", "verdict"}
     for r in results:
-        rest = "; ".join(f"{k}={json.dumps(v)}" for k, v in r.items() if k not in common)
+        shown = {k: v for k, v in r.items() if k not in common}
+        if isinstance(shown.get("counts"), dict):
+            shown["counts"] = {k: v for k, v in shown["counts"].items() if v}
+        rest = "; ".join(f"{k}={json.dumps(v)}" for k, v in shown.items())
         rows.append(f"- **{r['scenario']}**: {rest}")
     return "\n".join(rows) + "\n"
 
