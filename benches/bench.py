@@ -407,6 +407,9 @@ def scenario_result(name: str, imp: Import, roster: Roster, minimum: int | None,
         "memberships_per_s": round(roster.rows / imp.wall, 0),
         "command": " ".join(imp.cmd[4:]).replace(str(ROOT) + "/", ""),
         "timeline": timeline_text(imp.timeline),
+        # diagnostic, not a target: the median bin once the run has started and before its
+        # tail (the first and last second dropped), to tell start-up losses from pacing
+        "steady_req_per_s": statistics.median(x["req_per_s"] for x in imp.timeline[2:-2]) if len(imp.timeline) > 4 else None,
     }
     if extra:
         r.update(extra)
@@ -415,7 +418,7 @@ def scenario_result(name: str, imp: Import, roster: Roster, minimum: int | None,
 
 # figures printed after the common ones when a scenario has them
 LINE_EXTRAS = (
-    "state", "retries", "cool_offs", "slowdown", "clean_elapsed_s", "peer_loop_s", "peer_state", "peer_memberships",
+    "state", "retries", "steady_req_per_s", "cool_offs", "slowdown", "clean_elapsed_s", "peer_loop_s", "peer_state", "peer_memberships",
     "peer_add_errors", "peer_failed_groups", "peer_throttled_429", "peer_memberships_per_s", "memberships_per_s", "ratio", "diag_rate10000_ratio", "validate_rows_per_s",
     "directory_requests", "verdict",
 )
