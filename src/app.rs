@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, ImportArgs, ValidateArgs};
 use crate::config::{self, ImportConfig, OutputConfig, ProcessEnvironment};
 use crate::exit::Exit;
+use crate::portal::url::redact;
 use crate::report::{Summary, logging};
 
 /// Run one command to completion.
@@ -72,14 +73,11 @@ fn import(args: &ImportArgs) -> Exit {
             // The JSON summary is written on every exit path, usage errors included.
             if let Some(path) = &args.summary_json {
                 let mut summary =
-                    Summary::new(args.portal.clone(), args.roster.clone(), args.dry_run);
+                    Summary::new(redact(&args.portal), args.roster.clone(), args.dry_run);
                 summary.exit_code = Exit::Usage.code();
                 summary.error = Some(e.to_string());
                 if let Err(write_error) = summary.write_json(path) {
-                    eprintln!(
-                        "error: cannot write the summary {}: {write_error}",
-                        path.display()
-                    );
+                    eprintln!("error: {write_error}");
                 }
             }
             return Exit::Usage;

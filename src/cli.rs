@@ -177,6 +177,8 @@ pub struct ImportArgs {
     #[arg(
         long,
         env = "ARCGIS_PORTAL",
+        // A pasted URL may carry a user:password part; --help must not echo it.
+        hide_env_values = true,
         value_name = "URL",
         default_value = "https://www.arcgis.com",
         help_heading = "Connection"

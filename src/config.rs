@@ -90,7 +90,7 @@ pub enum RemovalLimit {
     /// At most this many.
     Count(u32),
     /// At most this percentage of the group's current members, but never fewer than
-    /// [`RemovalLimit::PERCENT_FLOOR`].
+    /// [`RemovalLimit::PERCENT_FLOOR`] — except `0%`, which means none.
     Percent(u32),
 }
 
@@ -102,6 +102,8 @@ impl RemovalLimit {
     pub fn allowed(self, members: u64) -> u64 {
         match self {
             RemovalLimit::Count(n) => u64::from(n),
+            // `0%` is an operator saying "no removals": the floor is for positive percentages.
+            RemovalLimit::Percent(0) => 0,
             RemovalLimit::Percent(p) => (members * u64::from(p) / 100).max(Self::PERCENT_FLOOR),
         }
     }
@@ -223,8 +225,12 @@ impl ImportConfig {
     ) -> Result<ImportConfig, ConfigError> {
         let roster = roster_source(&args.roster);
         let roster_options = roster_options(&args.roster_args)?;
-        let portal = PortalUrl::parse(&args.portal)
-            .map_err(|e| usage(format!("--portal {:?}: {e}", args.portal)))?;
+        let portal = PortalUrl::parse(&args.portal).map_err(|e| {
+            usage(format!(
+                "--portal {:?}: {e}",
+                crate::portal::url::redact(&args.portal)
+            ))
+        })?;
 
         if args.password_stdin && roster == Source::Stdin {
             return Err(usage(
@@ -241,13 +247,17 @@ impl ImportConfig {
             )));
         }
         let rate = parse_rate(&args.rate)?;
-        let ca_cert = match &args.ca_cert {
-            None => None,
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| usage(format!("--ca-cert {}: {e}", path.display())))?,
-            ),
-        };
+        for (flag, value) in [
+            ("--timeout", args.timeout),
+            ("--connect-timeout", args.connect_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(usage(format!(
+                    "{flag} must be longer than 0s (every request would time out)"
+                )));
+            }
+        }
+        let ca_cert = args.ca_cert.as_deref().map(read_ca_cert).transpose()?;
         let results = results_target(args.results.as_deref(), &roster);
 
         Ok(ImportConfig {
@@ -278,6 +288,39 @@ impl ImportConfig {
             output: OutputConfig::from(&args.output),
         })
     }
+}
+
+/// `--ca-cert`: read and checked now, so a file that is unreadable or holds no usable
+/// certificate is a usage error before any portal contact rather than a connection failure.
+/// The check builds a throwaway HTTP client with the certificates, the same step
+/// `PortalClient::connect` takes, so whatever it would refuse is refused here.
+fn read_ca_cert(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bad = |why: String| usage(format!("--ca-cert {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not valid PEM ({})", causes(&e))))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned(),
+        ));
+    }
+    reqwest::Client::builder()
+        .tls_certs_merge(certs)
+        .build()
+        .map_err(|e| bad(format!("not a usable CA certificate ({})", causes(&e))))?;
+    Ok(pem)
+}
+
+/// An error and its sources on one line: reqwest's own text is only "builder error".
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 fn parse_rate(rate: &str) -> Result<RateSetting, ConfigError> {
@@ -428,6 +471,17 @@ mod tests {
         assert_eq!(RemovalLimit::Percent(10).allowed(31), 5);
         assert_eq!(RemovalLimit::Percent(10).allowed(99), 9);
         assert_eq!(RemovalLimit::Count(3).allowed(1000), 3);
+        assert_eq!(
+            RemovalLimit::Percent(0).allowed(31),
+            0,
+            "0% means no removals"
+        );
+        assert_eq!(RemovalLimit::Count(0).allowed(31), 0, "0 means no removals");
+        assert_eq!(
+            RemovalLimit::Percent(1).allowed(31),
+            5,
+            "the floor applies to positive percentages"
+        );
     }
 
     #[test]

@@ -130,13 +130,7 @@ pub fn check(
 
 fn write_summary(r: &ValidateReport, out: &mut Printer<'_>) {
     let s = &r.stats;
-    let quoted = |items: &[String]| {
-        items
-            .iter()
-            .map(|c| format!("'{c}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let quoted = crate::roster::quoted_list::<&String>;
     out.line(format_args!("roster:      {}", r.source));
     out.line(format_args!("dialect:     {}", r.dialect));
     out.line(format_args!("rows:        {}", s.rows));

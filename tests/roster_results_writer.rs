@@ -18,6 +18,7 @@ fn row(line: u64, username: &str, status: Status, reason: &str) -> ResultRow {
         role: Some(Role::Member),
         status,
         reason: reason.to_owned(),
+        portal_username: None,
     }
 }
 
@@ -173,4 +174,7 @@ fn write_errors_surface_at_finish() {
     drop(tx);
     let err = task.finish_blocking().unwrap_err();
     assert_eq!(err.to_string(), "disk full");
+    // Every row sent is still counted: the summary must say what was done on the portal.
+    assert_eq!(err.counts.total(), 10);
+    assert_eq!(err.counts.get(Status::Added), 10);
 }

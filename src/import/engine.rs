@@ -54,6 +54,9 @@ enum GroupState {
         id: Option<String>,
         reason: String,
     },
+    /// Another spelling (title or id) of a group that resolved first under the key held here:
+    /// a group is one group however its rows name it, so its rows go there.
+    Alias(GroupKey),
 }
 
 struct ReadyGroup {
@@ -61,6 +64,9 @@ struct ReadyGroup {
     members: Members,
     /// Partial chunks, by role: members at index 0, admins at 1.
     chunks: [Vec<Pending>; 2],
+    /// Whether rows also reach it under another spelling, whose repeats the roster reader
+    /// (which dedups per spelling) cannot see.
+    aliased: bool,
 }
 
 struct Group {
@@ -83,8 +89,13 @@ pub struct Engine {
     results: ResultsSender,
     rows_done: Arc<AtomicU64>,
     groups: HashMap<GroupKey, Group>,
+    /// The key under which each resolved group id is `Ready`; other keys that resolve to the
+    /// same id become aliases of it.
+    by_id: HashMap<String, GroupKey>,
     /// Invalid rows per group they name (only counted for `--sync`).
     invalid_by_group: HashMap<GroupKey, u64>,
+    /// `not_added` rows per group id whose user the run could not identify (only for `--sync`).
+    unidentified_by_id: HashMap<String, u64>,
     tasks: JoinSet<Done>,
     /// The rows each chunk task owns, to account for them if the task is abandoned.
     in_flight: HashMap<Id, Vec<ResultRow>>,
@@ -111,7 +122,9 @@ impl Engine {
             results,
             rows_done,
             groups: HashMap::new(),
+            by_id: HashMap::new(),
             invalid_by_group: HashMap::new(),
+            unidentified_by_id: HashMap::new(),
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
             // Enough queued work to keep every request slot busy, little enough to bound memory.
@@ -247,7 +260,14 @@ impl Engine {
             role: membership.role,
             duplicate,
         };
-        let key = membership.group.key();
+        let mut key = membership.group.key();
+        if let Some(Group {
+            state: GroupState::Alias(canonical),
+            ..
+        }) = self.groups.get(&key)
+        {
+            key = canonical.clone();
+        }
         let sync = self.ctx.plan.sync;
         let group = match self.groups.get_mut(&key) {
             Some(group) => group,
@@ -281,6 +301,7 @@ impl Engine {
                 let row = failed_group_row(&pending, display, id.clone(), reason);
                 self.emit(row);
             }
+            GroupState::Alias(_) => unreachable!("aliases were followed above"),
         }
     }
 
@@ -296,8 +317,27 @@ impl Engine {
         else {
             unreachable!("place() is only called for resolved groups")
         };
+        let queued_twice = || {
+            if !group.aliased {
+                return None;
+            }
+            let user = UserKey::new(&row.username);
+            group
+                .chunks
+                .iter()
+                .flatten()
+                .find(|queued| UserKey::new(&queued.username) == user)
+                .map(|first| {
+                    format!(
+                        "repeats line {} (the same group under another name)",
+                        first.line
+                    )
+                })
+        };
         let decided = if let Some(reason) = &row.duplicate {
             Some(group.target.row(&row, Status::Duplicate, reason.clone()))
+        } else if let Some(reason) = queued_twice() {
+            Some(group.target.row(&row, Status::Duplicate, reason))
         } else if let Some(standing) = group.members.role_of(&row.username) {
             Some(group.target.row(
                 &row,
@@ -413,6 +453,13 @@ impl Engine {
         match done {
             Done::Rows(Ok(rows)) => {
                 self.in_flight.remove(&id);
+                if self.ctx.plan.sync {
+                    for row in rows.iter().filter(|r| names_unidentified_user(r)) {
+                        if let Some(id) = &row.group_id {
+                            *self.unidentified_by_id.entry(id.clone()).or_default() += 1;
+                        }
+                    }
+                }
                 rows.into_iter().for_each(|r| self.emit(r));
             }
             Done::Rows(Err(fatal)) => {
@@ -450,6 +497,14 @@ impl Engine {
         match result {
             Ok(resolved) => {
                 tracing::debug!(group = %resolved.title, id = %resolved.id, status = %resolved.status, "group resolved");
+                // A group a dry run would create has no id yet, and no other name.
+                if !resolved.id.is_empty() {
+                    if let Some(canonical) = self.by_id.get(&resolved.id).cloned() {
+                        self.merge_alias(key, canonical, waiting);
+                        return;
+                    }
+                    self.by_id.insert(resolved.id.clone(), key.clone());
+                }
                 group.state = GroupState::Ready(Box::new(ReadyGroup {
                     target: Target {
                         id: resolved.id,
@@ -458,6 +513,7 @@ impl Engine {
                     },
                     members: resolved.members,
                     chunks: [Vec::new(), Vec::new()],
+                    aliased: false,
                 }));
                 for row in waiting {
                     self.place(&key, row);
@@ -495,19 +551,73 @@ impl Engine {
         }
     }
 
+    /// `key` resolved to a group already `Ready` under `canonical` (the same group named by
+    /// title on some rows and by id on others): its rows, waiting and future, go there, and so
+    /// does its part of the roster — so `--sync` sees every user the roster lists for the group.
+    fn merge_alias(&mut self, key: GroupKey, canonical: GroupKey, waiting: Vec<Pending>) {
+        let Some(alias) = self.groups.get_mut(&key) else {
+            return;
+        };
+        alias.state = GroupState::Alias(canonical.clone());
+        let roster = std::mem::take(&mut alias.roster);
+        let Some(Group {
+            state: GroupState::Ready(ready),
+            roster: canonical_roster,
+        }) = self.groups.get_mut(&canonical)
+        else {
+            unreachable!("by_id only names Ready groups")
+        };
+        ready.aliased = true;
+        canonical_roster.extend(roster);
+        for row in waiting {
+            self.place(&canonical, row);
+        }
+        if self.input_closed {
+            self.flush_chunks(&canonical);
+        }
+    }
+
+    /// The group id a key stands for, once resolved (directly for an id).
+    fn resolved_id<'a>(&'a self, key: &'a GroupKey) -> Option<&'a str> {
+        let key = match self.groups.get(key).map(|g| &g.state) {
+            Some(GroupState::Alias(canonical)) => canonical,
+            _ => key,
+        };
+        match self.groups.get(key).map(|g| &g.state) {
+            Some(GroupState::Ready(ready)) => Some(&ready.target.id),
+            _ => match key {
+                GroupKey::Id(id) => Some(id),
+                GroupKey::Title(_) => None,
+            },
+        }
+    }
+
     // ---- sync ----------------------------------------------------------------------------
 
     fn sync(&mut self) {
+        // Rows that keep a group out of the sync, by group id however they named it.
+        let mut unknown_rows: HashMap<&str, u64> = HashMap::new();
+        for (key, n) in &self.invalid_by_group {
+            if let Some(id) = self.resolved_id(key) {
+                *unknown_rows.entry(id).or_default() += n;
+            }
+        }
+        for (id, n) in &self.unidentified_by_id {
+            *unknown_rows.entry(id).or_default() += n;
+        }
         let inputs: Vec<SyncGroup<'_>> = self
             .groups
-            .iter()
-            .filter_map(|(key, group)| match &group.state {
+            .values()
+            .filter_map(|group| match &group.state {
                 GroupState::Ready(ready) if ready.target.status == GroupStatus::Existing => {
                     Some(SyncGroup {
                         target: ready.target.clone(),
                         members: &ready.members,
                         roster: &group.roster,
-                        invalid_rows: self.invalid_by_group.get(key).copied().unwrap_or(0),
+                        unknown_rows: unknown_rows
+                            .get(ready.target.id.as_str())
+                            .copied()
+                            .unwrap_or(0),
                     })
                 }
                 _ => None,
@@ -579,7 +689,7 @@ impl Engine {
                         .map(|p| target.row(&p, status, reason.clone()))
                         .collect()
                 }
-                GroupState::Failed { .. } => Vec::new(),
+                GroupState::Failed { .. } | GroupState::Alias(_) => Vec::new(),
             })
             .collect();
         leftovers.into_iter().for_each(|r| self.emit(r));
@@ -599,6 +709,12 @@ impl Engine {
             }
         }
     }
+}
+
+/// A `not_added` row whose user the run could not identify (the lookup found no such user, or
+/// could not be made): the roster may mean a current member under another name.
+fn names_unidentified_user(row: &ResultRow) -> bool {
+    row.status == Status::NotAdded && row.portal_username.is_none()
 }
 
 fn role_index(role: Role) -> usize {
@@ -635,6 +751,7 @@ fn failed_group_row(row: &Pending, display: &str, id: Option<String>, reason: &s
             Status::Failed
         },
         reason: row.duplicate.clone().unwrap_or_else(|| reason.to_owned()),
+        portal_username: None,
     }
 }
 
@@ -648,5 +765,6 @@ fn unresolved_row(row: &Pending, display: &str, status: Status, reason: &str) ->
         role: Some(row.role),
         status,
         reason: reason.to_owned(),
+        portal_username: None,
     }
 }

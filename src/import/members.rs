@@ -37,6 +37,7 @@ impl Target {
             role: Some(row.role),
             status,
             reason: reason.into(),
+            portal_username: None,
         }
     }
 }
@@ -159,20 +160,24 @@ async fn explain_one(
     if let Some(role) = members.and_then(|m| m.role_of(&row.username)) {
         return Ok(target.row(row, Status::AlreadyMember, role.differs_reason(row.role)));
     }
-    let reason = match ctx.client.user(&row.username).await {
-        Ok(None) if ctx.caller.is_admin => "user does not exist in this portal".to_owned(),
-        Ok(None) => "user does not exist in this portal or belongs to another organization and is not visible".to_owned(),
+    // `found` is the portal's spelling when the lookup found the user: without it the row names
+    // someone this run could not identify, and `--sync` leaves its group alone.
+    let (reason, found) = match ctx.client.user(&row.username).await {
+        Ok(None) if ctx.caller.is_admin => ("user does not exist in this portal".to_owned(), None),
+        Ok(None) => ("user does not exist in this portal or belongs to another organization and is not visible".to_owned(), None),
         Ok(Some(user)) if user.org_id.as_deref().is_some_and(|org| org != ctx.caller.org_id) => {
-            "user is in another organization".to_owned()
+            ("user is in another organization".to_owned(), Some(user.username))
         }
-        Ok(Some(_)) => "portal did not add the user; the user exists in this organization — may be at the 512-group \
+        Ok(Some(user)) => ("portal did not add the user; the user exists in this organization — may be at the 512-group \
              limit, or its role cannot join this (shared update) group"
-            .to_owned(),
-        Err(e) if e.is_stopped() => "portal did not add the user (not looked up: the run was interrupted)".to_owned(),
+            .to_owned(), Some(user.username)),
+        Err(e) if e.is_stopped() => ("portal did not add the user (not looked up: the run was interrupted)".to_owned(), None),
         Err(e) => match Fatal::from_portal(&e) {
             Some(fatal) => return Err(fatal),
-            None => format!("portal did not add the user, and looking the user up failed: {e}"),
+            None => (format!("portal did not add the user, and looking the user up failed: {e}"), None),
         },
     };
-    Ok(target.row(row, Status::NotAdded, reason))
+    let mut result = target.row(row, Status::NotAdded, reason);
+    result.portal_username = found;
+    Ok(result)
 }

@@ -67,6 +67,7 @@ pub(crate) fn unworked_row(row: Row, status: Status, reason: &str) -> ResultRow 
         role,
         status,
         reason,
+        portal_username: None,
     }
 }
 

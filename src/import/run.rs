@@ -17,11 +17,12 @@ use crate::exit::Exit;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
-use crate::portal::{PortalClient, PortalError};
+use crate::portal::{PortalClient, PortalError, RequestKind};
 use crate::report::{
-    Counters, Counts, Progress, ResultsSender, ResultsTarget, ResultsWriter, Status, Summary,
+    Counters, Counts, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock,
+    Status, Summary, check_writable,
 };
-use crate::roster::{self, RosterReader, Row, RowKind, Source, UserKey};
+use crate::roster::{self, RosterError, RosterReader, Row, RowKind, Source, UserKey};
 
 /// Rows read ahead of the engine; small, so memory stays flat and backpressure reaches the file.
 const ROW_CHANNEL: usize = 1024;
@@ -75,7 +76,10 @@ pub async fn run(config: ImportConfig, cancel: CancellationToken) -> RunOutcome 
 struct Attempt {
     exit: Exit,
     error: Option<String>,
+    /// The rows accounted for; `None` when the run stopped before writing any.
     counts: Option<Counts>,
+    /// Writing the results file failed part way (the counts still hold every row).
+    results_error: Option<std::io::Error>,
     client: Option<PortalClient>,
     engine: EngineOutcome,
 }
@@ -86,6 +90,7 @@ impl Attempt {
             exit,
             error: Some(error),
             counts: None,
+            results_error: None,
             client: None,
             engine: EngineOutcome::default(),
         }
@@ -97,11 +102,16 @@ async fn attempt(
     cancel: &CancellationToken,
     summary: &mut Summary,
 ) -> Attempt {
+    // Every file problem is exit 2 here, before the lock and any portal contact; a roster that
+    // cannot be opened too, so a run that never starts leaves no lock file behind.
+    if let Err(e) = check_files(config) {
+        return Attempt::early(e.exit(), e.to_string());
+    }
     // One run per results file: the lock comes before the results file is truncated.
     let _lock = match &config.results {
-        ResultsTarget::Path(path) => match lock_results(path) {
+        ResultsTarget::Path(path) => match RunLock::acquire(path) {
             Ok(lock) => Some(lock),
-            Err(e) => return Attempt::early(Exit::Locked, e),
+            Err(e) => return Attempt::early(e.exit(), e.to_string()),
         },
         ResultsTarget::Stdout => None,
     };
@@ -168,8 +178,13 @@ async fn attempt(
 
     let (results, writer) = match ResultsWriter::create(config.results.clone()) {
         Ok(w) => w,
-        Err(e) => {
-            return Attempt::early(Exit::Usage, format!("cannot write the results file: {e}"));
+        Err(source) => {
+            let e = OutputError::Io {
+                what: "results file",
+                path: results_path(&config.results),
+                source,
+            };
+            return Attempt::early(e.exit(), e.to_string());
         }
     };
 
@@ -227,26 +242,62 @@ async fn attempt(
     drop(results);
     progress.finish();
     let read_error = join_reader(reader_thread).await;
-    let counts = match writer.finish().await {
-        Ok(counts) => Some(counts),
-        Err(e) => {
-            return Attempt {
-                exit: Exit::RowsNeedAttention.worst(exit),
-                error: Some(format!("writing the results file failed: {e}")),
-                counts: None,
-                client,
-                engine,
-            };
-        }
+    let (counts, results_error) = match writer.finish().await {
+        Ok(counts) => (counts, None),
+        Err(e) => (*e.counts, Some(e.error)),
     };
     let error =
         error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
     Attempt {
         exit,
         error,
-        counts,
+        counts: Some(counts),
+        results_error,
         client,
         engine,
+    }
+}
+
+/// The checks that make every file problem a usage error before the lock is taken.
+fn check_files(config: &ImportConfig) -> Result<(), FileError> {
+    if let ResultsTarget::Path(path) = &config.results {
+        check_writable("results file", path)?;
+    }
+    if let Some(path) = &config.summary_json {
+        check_writable("summary file", path)?;
+    }
+    if let Source::Path(path) = &config.roster {
+        std::fs::File::open(path).map_err(|source| RosterError::Open {
+            what: config.roster.describe(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// A file problem found before the run starts.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error(transparent)]
+    Roster(#[from] RosterError),
+}
+
+impl FileError {
+    fn exit(&self) -> Exit {
+        match self {
+            FileError::Output(e) => e.exit(),
+            FileError::Roster(e) => e.exit(),
+        }
+    }
+}
+
+/// The results path as messages name it (`-` for stdout).
+fn results_path(target: &ResultsTarget) -> PathBuf {
+    match target {
+        ResultsTarget::Path(p) => p.clone(),
+        ResultsTarget::Stdout => PathBuf::from("-"),
     }
 }
 
@@ -397,29 +448,6 @@ async fn join_reader(thread: std::thread::JoinHandle<Option<String>>) -> Option<
     None
 }
 
-/// Hold an advisory lock beside the results file for the whole run. The kernel releases it
-/// when the process dies, so a killed run never blocks the next one.
-fn lock_results(results: &Path) -> Result<std::fs::File, String> {
-    let mut name = results.as_os_str().to_owned();
-    name.push(".lock");
-    let path = PathBuf::from(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("cannot create the lock file {}: {e}", path.display()))?;
-    match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-        Ok(true) => Ok(file),
-        Ok(false) => Err(format!(
-            "another bulk-groups run is using {} (lock {}); nothing was done",
-            results.display(),
-            path.display()
-        )),
-        Err(e) => Err(format!("cannot lock {}: {e}", path.display())),
-    }
-}
-
 fn describe(source: &Source) -> String {
     match source {
         Source::Path(p) => p.display().to_string(),
@@ -460,10 +488,10 @@ fn finish(
         exit,
         mut error,
         counts,
+        results_error,
         client,
         engine,
     } = attempt;
-    let results = counts.is_some().then_some(results);
     let mut exit = exit;
     if engine.interrupted {
         exit = exit.worst(Exit::Interrupted);
@@ -481,6 +509,17 @@ fn finish(
     {
         exit = exit.worst(Exit::RowsNeedAttention);
     }
+    if let Some(client) = &client {
+        let stats = client.stats();
+        summary.requests = stats.requests.clone();
+        summary.retries = stats.retries;
+        summary.throttled = stats.throttled;
+    }
+    if let Some(e) = results_error {
+        let (results_exit, message) = results_failure(&e, &results, &summary.requests);
+        exit = exit.worst(results_exit);
+        error = Some(join_errors(Some(message), error));
+    }
     if error.is_some() && exit == Exit::Success {
         exit = Exit::RowsNeedAttention;
     }
@@ -492,20 +531,54 @@ fn finish(
     if let Some(counts) = &counts {
         summary.set_counts(counts);
     }
-    if let Some(client) = &client {
-        let stats = client.stats();
-        summary.requests = stats.requests.clone();
-        summary.retries = stats.retries;
-        summary.throttled = stats.throttled;
-    }
     if let Some(path) = &config.summary_json
         && let Err(e) = summary.write_json(path)
     {
-        tracing::error!("cannot write the summary {}: {e}", path.display());
+        // Writing the summary is part of the job: a monitor must not take the previous run's
+        // file for this one's, so the exit code says something is wrong.
+        exit = exit.worst(Exit::RowsNeedAttention);
+        summary.exit_code = exit.code();
+        let message = e.to_string();
+        // The run may have stopped on this very problem (found before it started).
+        if !summary.error.as_deref().unwrap_or("").contains(&message) {
+            summary.error = Some(join_errors(summary.error.take(), Some(message)));
+        }
     }
     RunOutcome {
         exit,
         summary,
-        results,
+        results: counts.is_some().then_some(results),
+    }
+}
+
+/// The exit code and message for a results file that failed part way. The counts still say
+/// what was done on the portal; exit 2 only if nothing was written to it (exit 2 means exactly
+/// that), otherwise at least 1, because the results are the record of what changed.
+fn results_failure(
+    error: &std::io::Error,
+    path: &str,
+    requests: &std::collections::BTreeMap<String, u64>,
+) -> (Exit, String) {
+    let writes: u64 = RequestKind::ALL
+        .iter()
+        .filter(|kind| kind.is_write())
+        .filter_map(|kind| requests.get(kind.as_str()))
+        .sum();
+    let exit = if writes == 0 {
+        Exit::Usage
+    } else {
+        Exit::RowsNeedAttention
+    };
+    let message = format!(
+        "writing the results file {path} failed: {error}; the file is incomplete, but the counts are what was done on the portal ({writes} write requests); run the same command again to complete it"
+    );
+    (exit, message)
+}
+
+/// Two run-wide errors as one text, the first first.
+fn join_errors(first: Option<String>, second: Option<String>) -> String {
+    match (first, second) {
+        (Some(a), Some(b)) => format!("{a}; {b}"),
+        (a, b) => a.or(b).unwrap_or_default(),
     }
 }

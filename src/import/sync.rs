@@ -30,8 +30,10 @@ pub struct SyncGroup<'a> {
     pub members: &'a Members,
     /// Fingerprints of every username the roster lists for it (valid rows and duplicates).
     pub roster: &'a HashSet<u64>,
-    /// Invalid roster rows that name this group: their users are unknown, so nothing is removed.
-    pub invalid_rows: u64,
+    /// Roster rows for this group whose user is unknown — `invalid` rows, and `not_added` rows
+    /// naming someone the run could not identify: whom they meant cannot be told, so nothing is
+    /// removed.
+    pub unknown_rows: u64,
 }
 
 /// A member to remove.
@@ -83,10 +85,11 @@ pub fn plan(ctx: &RunContext, groups: Vec<SyncGroup<'_>>) -> SyncPlan {
             continue;
         }
         let allowed = limit.allowed(group.members.len() as u64);
-        let blocked = if group.invalid_rows > 0 {
+        let blocked = if group.unknown_rows > 0 {
             Some(format!(
-                "not removed: the roster has {} invalid row(s) for this group; fix them before syncing",
-                group.invalid_rows
+                "not removed: {} roster row(s) for this group are invalid or name a user the portal \
+                 does not know; fix them before syncing",
+                group.unknown_rows
             ))
         } else if removals.len() as u64 > allowed {
             tripped.push(group.target.title.clone());
@@ -147,6 +150,7 @@ pub fn removal_row(
         role: Some(removal.role),
         status,
         reason: reason.into(),
+        portal_username: Some(removal.username.clone()),
     }
 }
 

@@ -52,7 +52,7 @@ pub enum PortalUrlError {
     },
     /// `https://user:password@host`: credentials in the URL would end up in logs.
     #[error(
-        "the portal URL must not contain a username or password; give the username with --username and the password with ARCGIS_PASSWORD, --password-file or --password-stdin"
+        "the portal URL must not contain a username or password: remove the user:password part, and give the username with --username and the password with ARCGIS_PASSWORD, --password-file or --password-stdin"
     )]
     CredentialsInUrl,
 }
@@ -69,7 +69,7 @@ impl PortalUrl {
             format!("https://{trimmed}")
         };
         let invalid = |reason: String| PortalUrlError::Invalid {
-            input: trimmed.to_owned(),
+            input: redact(trimmed),
             reason,
         };
         let mut url = Url::parse(&with_scheme).map_err(|e| invalid(e.to_string()))?;
@@ -153,6 +153,18 @@ impl std::str::FromStr for PortalUrl {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         PortalUrl::parse(s)
+    }
+}
+
+/// `input` with any `user:password@` part replaced by `***@`, for messages, logs and the
+/// summary. Everything up to the last `@` of the authority goes: a password may hold `/`, `?` or
+/// `#` unencoded, so the authority cannot be trusted to end at the first of them, and a portal
+/// URL never needs an `@` anywhere else.
+pub fn redact(input: &str) -> String {
+    let start = input.find("://").map_or(0, |i| i + 3);
+    match input[start..].rfind('@') {
+        Some(at) => format!("{}***{}", &input[..start], &input[start + at..]),
+        None => input.to_owned(),
     }
 }
 
@@ -266,6 +278,27 @@ mod tests {
     }
 
     #[test]
+    fn redaction_removes_the_user_info_however_it_is_written() {
+        for (input, shown) in [
+            (
+                "https://svc:SECRET@org.maps.arcgis.com",
+                "https://***@org.maps.arcgis.com",
+            ),
+            (
+                "svc:SECRET@org.maps.arcgis.com/x",
+                "***@org.maps.arcgis.com/x",
+            ),
+            (
+                "https://svc:SE/C@R#ET@host/portal",
+                "https://***@host/portal",
+            ),
+            ("https://host/portal", "https://host/portal"),
+        ] {
+            assert_eq!(redact(input), shown, "{input}");
+        }
+    }
+
+    #[test]
     fn other_mistakes_are_refused() {
         assert!(matches!(
             PortalUrl::parse("ftp://www.arcgis.com"),
@@ -274,6 +307,8 @@ mod tests {
         let err = PortalUrl::parse("https://admin:secret@www.arcgis.com").unwrap_err();
         assert_eq!(err, PortalUrlError::CredentialsInUrl);
         assert!(!err.to_string().contains("secret"));
+        let err = PortalUrl::parse("https://svc:SECRET@").unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
         assert!(matches!(
             PortalUrl::parse("https://"),
             Err(PortalUrlError::Invalid { .. })

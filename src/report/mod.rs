@@ -2,13 +2,16 @@
 
 pub mod logging;
 mod model;
+mod outputs;
 mod progress;
 mod results;
 mod summary;
 
 pub use model::*;
+pub use outputs::{OutputError, RunLock, check_writable};
 pub use progress::{Counters, Progress};
 pub use results::{
-    Counts, RESULTS_HEADER, ResultsSender, ResultsTarget, ResultsTask, ResultsWriter, encode_row,
+    Counts, RESULTS_HEADER, ResultsSender, ResultsTarget, ResultsTask, ResultsWriteError,
+    ResultsWriter, encode_row,
 };
 pub use summary::{RosterInfo, SUMMARY_VERSION, Summary};

@@ -145,4 +145,8 @@ pub struct ResultRow {
     pub status: Status,
     /// Empty on success; otherwise a sentence a help-desk person can act on.
     pub reason: String,
+    /// The portal's own spelling of the user the row resolved to, when the run learned it
+    /// (product spec §3). A `not_added` row without it names someone the run could not
+    /// identify — which keeps `--sync` away from that row's group.
+    pub portal_username: Option<String>,
 }

@@ -12,8 +12,9 @@
 //!   and at least once a second under a continuous stream, and when the channel closes. Each row
 //!   is handed to the buffer in one `write_all`, and `BufWriter` never splits a write smaller
 //!   than its buffer across flushes, so a killed process leaves whole rows only.
-//! - If a write fails, the thread keeps draining the channel (so senders never notice) and
-//!   `finish` returns the error: no row is lost silently.
+//! - If a write fails, the thread keeps draining and counting the channel (so senders never
+//!   notice) and `finish` returns the error with the counts of every row sent: no row is lost
+//!   silently, and the summary can still say what was done on the portal.
 //! - RFC 4180: CRLF line ends, fields quoted only when they hold `"`, `,`, CR or LF; cells
 //!   starting with `=`, `+`, `-`, `@`, TAB or CR are prefixed with `'` so a spreadsheet does not
 //!   run them as formulas.
@@ -164,25 +165,44 @@ impl ResultsSender {
     }
 }
 
+/// Writing the results failed (disk full, I/O error): the first error, and the counts of every
+/// row sent, written or not — what the run did is still known.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ResultsWriteError {
+    /// Every row sent to the writer, counted (boxed: `Counts` is large for an error).
+    pub counts: Box<Counts>,
+    /// The first write or flush error.
+    #[source]
+    pub error: io::Error,
+}
+
+type Done = Result<Counts, ResultsWriteError>;
+
 /// The writer thread; await [`finish`](Self::finish) after dropping every [`ResultsSender`].
 #[derive(Debug)]
 pub struct ResultsTask {
-    done: oneshot::Receiver<io::Result<Counts>>,
+    done: oneshot::Receiver<Done>,
 }
 
 impl ResultsTask {
     /// Wait until every sender is dropped and the file is flushed; the counts of rows written.
-    pub async fn finish(self) -> io::Result<Counts> {
-        self.done
-            .await
-            .unwrap_or_else(|_| Err(io::Error::other("results writer thread panicked")))
+    pub async fn finish(self) -> Done {
+        self.done.await.unwrap_or_else(|_| Err(Self::panicked()))
     }
 
     /// [`finish`](Self::finish) for synchronous callers (not from inside a runtime).
-    pub fn finish_blocking(self) -> io::Result<Counts> {
+    pub fn finish_blocking(self) -> Done {
         self.done
             .blocking_recv()
-            .unwrap_or_else(|_| Err(io::Error::other("results writer thread panicked")))
+            .unwrap_or_else(|_| Err(Self::panicked()))
+    }
+
+    fn panicked() -> ResultsWriteError {
+        ResultsWriteError {
+            counts: Box::default(),
+            error: io::Error::other("results writer thread panicked"),
+        }
     }
 }
 
@@ -220,7 +240,7 @@ impl ResultsWriter {
 fn write_loop(
     mut rx: mpsc::UnboundedReceiver<ResultRow>,
     mut out: BufWriter<Box<dyn Write + Send>>,
-) -> io::Result<Counts> {
+) -> Done {
     let mut counts = Counts::default();
     let mut line = Vec::with_capacity(256);
     let mut error: Option<io::Error> = None;
@@ -266,7 +286,10 @@ fn write_loop(
         error = Some(e);
     }
     match error {
-        Some(e) => Err(e),
+        Some(error) => Err(ResultsWriteError {
+            counts: Box::new(counts),
+            error,
+        }),
         None => Ok(counts),
     }
 }
@@ -339,6 +362,7 @@ mod tests {
             role: Some(Role::Member),
             status,
             reason: reason.to_owned(),
+            portal_username: None,
         }
     }
 
@@ -396,6 +420,7 @@ mod tests {
             role: None,
             status: Status::Removed,
             reason: String::new(),
+            portal_username: None,
         };
         assert_eq!(
             encode(&r),

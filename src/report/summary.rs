@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::report::outputs::{self, OutputError};
 use crate::report::{Counts, GroupStatus, Status};
 use crate::roster::Dialect;
 
@@ -136,18 +137,32 @@ impl Summary {
         }
     }
 
-    /// Write the JSON summary atomically: a sibling temporary file renamed over `path`.
-    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        tmp.write_all(b"\n")?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+    /// Write the JSON summary atomically: a sibling temporary file renamed over `path`. A
+    /// symbolic link at `path` is refused, not replaced.
+    pub fn write_json(&self, path: &Path) -> Result<(), OutputError> {
+        const WHAT: &str = "summary file";
+        outputs::refuse_link(WHAT, path)?;
+        self.write_atomically(path)
+            .map_err(|source| OutputError::Io {
+                what: WHAT,
+                path: path.to_owned(),
+                source,
+            })
+    }
+
+    fn write_atomically(&self, path: &Path) -> std::io::Result<()> {
+        let (temp, file) = outputs::sibling_temp(path)?;
+        let written = (|| {
+            let mut out = std::io::BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut out, self)?;
+            out.write_all(b"\n")?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&temp, path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written
     }
 
     /// The human summary for stderr.

@@ -352,11 +352,7 @@ impl Definitions {
                 count = unused.len(),
                 "the groups file lists {} group(s) the roster never names; ignored: {}",
                 unused.len(),
-                unused
-                    .iter()
-                    .map(|t| format!("'{t}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                super::header::quoted_list(&unused)
             );
         }
     }
@@ -394,7 +390,7 @@ impl Definitions {
                 .collect();
             tracing::warn!(
                 "{what}: ignoring columns that are not group definitions: {}",
-                all.join(", ")
+                super::header::quoted_list(all)
             );
         }
         let mut rec = RawRecord::default();
@@ -467,10 +463,7 @@ impl Definitions {
 
 /// The header cells, quoted, for messages.
 pub(crate) fn quote_list(columns: &ColumnMap) -> String {
-    (0..columns.width())
-        .map(|i| format!("'{}'", columns.column_name(i)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::header::quoted_list((0..columns.width()).map(|i| columns.column_name(i)))
 }
 
 #[cfg(test)]

@@ -41,6 +41,16 @@ pub enum RosterError {
         /// Which column is missing, what names are accepted and what the header has.
         message: String,
     },
+    /// The header has more columns than any roster could need (a runaway line of delimiters).
+    #[error(
+        "{what}: the header has more than {max} columns; is this a roster, and is --delimiter right?"
+    )]
+    TooManyColumns {
+        /// Which file.
+        what: String,
+        /// The cap.
+        max: String,
+    },
     /// Two header cells map to the same field.
     #[error("{what}: columns '{first}' and '{second}' both mean '{field}'; keep only one of them")]
     DuplicateColumn {

@@ -120,6 +120,54 @@ impl fmt::Display for Field {
     }
 }
 
+/// Items a logged or reported list shows before "… and N more".
+const LIST_ITEMS: usize = 20;
+/// Characters shown of one item: a header cell may be a megabyte long.
+const ITEM_CHARS: usize = 80;
+
+/// `'a', 'b', … and 9,998 more`: a list for logs and messages whose length is bounded however
+/// many items (and however long each) the input holds.
+pub fn quoted_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::new();
+    let mut more = 0usize;
+    for (i, item) in items.into_iter().enumerate() {
+        if i >= LIST_ITEMS {
+            more += 1;
+            continue;
+        }
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let item = item.as_ref();
+        out.push('\'');
+        match item.char_indices().nth(ITEM_CHARS) {
+            Some((cut, _)) => {
+                out.push_str(&item[..cut]);
+                out.push('…');
+            }
+            None => out.push_str(item),
+        }
+        out.push('\'');
+    }
+    if more > 0 {
+        out.push_str(&format!(" … and {} more", thousands(more)));
+    }
+    out
+}
+
+/// `9998` → `9,998`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The comparison form of a header name: lower case, without whitespace, `_`, `-` (and without
 /// a stray U+FEFF, which some tools leave when a BOM is duplicated).
 pub(crate) fn normalize(name: &str) -> String {
@@ -262,6 +310,22 @@ mod tests {
         assert_eq!(err.field, Field::Group);
         assert_eq!(err.first, "group");
         assert_eq!(err.second, "Group Name");
+    }
+
+    #[test]
+    fn lists_are_bounded_with_a_count() {
+        assert_eq!(quoted_list(["a", "b"]), "'a', 'b'");
+        assert_eq!(quoted_list(Vec::<String>::new()), "");
+        let many: Vec<String> = (0..10_018).map(|i| i.to_string()).collect();
+        let text = quoted_list(&many);
+        assert!(text.starts_with("'0', '1', "), "{text}");
+        assert!(text.ends_with("'19' … and 9,998 more"), "{text}");
+        let long = "x".repeat(1 << 20);
+        assert_eq!(quoted_list([&long]).len(), 80 + "''…".len());
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

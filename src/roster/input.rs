@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicU64;
 
 use super::dialect::{self, CountingReader, DecodingReader, Dialect, Encoding};
 use super::error::RosterError;
-use super::header::ColumnMap;
-use super::records::{RawRecord, RecordReader};
+use super::header::{ColumnMap, thousands};
+use super::records::{MAX_RECORD_FIELDS, RawRecord, RecordReader};
 
 /// Where the roster is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,12 @@ pub(crate) fn open(
     if !records.read_record(&mut header).map_err(read_err)? {
         return Err(RosterError::Empty {
             what: what.to_owned(),
+        });
+    }
+    if header.too_many_fields {
+        return Err(RosterError::TooManyColumns {
+            what: what.to_owned(),
+            max: thousands(MAX_RECORD_FIELDS),
         });
     }
     // The header is decoded leniently: a mangled unknown column must not stop the run, and a

@@ -20,7 +20,7 @@ pub mod rules;
 pub use definitions::{DEFAULT_TAGS, DefinitionConflict, Definitions};
 pub use dialect::{DELIMITER_CANDIDATES, Dialect, Encoding, delimiter_name, parse_delimiter};
 pub use error::RosterError;
-pub use header::{ColumnMap, Field};
+pub use header::{ColumnMap, Field, quoted_list};
 pub use input::{RosterOptions, Source};
 pub use model::*;
 pub use reader::{RosterReader, RosterStats, scan_definitions};

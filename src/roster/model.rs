@@ -31,7 +31,7 @@ impl fmt::Display for Role {
 }
 
 /// The key two group titles are compared by: trimmed, inner whitespace runs collapsed to one
-/// space, lower-cased (product spec §2.2 "Identity").
+/// space, then [`fold`]ed (product spec §2.2 "Identity").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TitleKey(String);
 
@@ -43,7 +43,7 @@ impl TitleKey {
             if !key.is_empty() {
                 key.push(' ');
             }
-            key.extend(word.chars().flat_map(char::to_lowercase));
+            fold_into(word, &mut key);
         }
         TitleKey(key)
     }
@@ -54,20 +54,67 @@ impl TitleKey {
     }
 }
 
-/// The key two usernames are compared by: trimmed and lower-cased.
+/// The key two usernames are compared by: trimmed, then [`fold`]ed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserKey(String);
 
 impl UserKey {
     /// Normalise a username into its comparison key.
     pub fn new(username: &str) -> Self {
-        UserKey(username.trim().to_lowercase())
+        let mut key = String::with_capacity(username.len());
+        fold_into(username.trim(), &mut key);
+        UserKey(key)
     }
 
     /// The normalised text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The identity fold of titles and usernames: Unicode NFC (so `é` typed as one code point or as
+/// `e` + combining accent is one name), then lower case — except for the characters whose
+/// canonical form is *another letter* (KELVIN SIGN U+212A → `K`, OHM SIGN U+2126 → `Ω`, ANGSTROM
+/// SIGN U+212B → `Å`, and other canonical singletons): NFC and `to_lowercase` would merge them
+/// with an ordinary letter, so "kelvin lab" (K) would join "Kelvin Lab" (U+212A). Those are kept
+/// as written. No compatibility folding (NFKC) either, for the same reason.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    fold_into(text, &mut out);
+    out
+}
+
+fn fold_into(text: &str, out: &mut String) {
+    use unicode_normalization::char::is_combining_mark;
+    // Runs of ordinary text are normalised together (composition needs the neighbours); a kept
+    // character ends a run.
+    let mut run_start = 0;
+    for (i, c) in text.char_indices() {
+        if c.is_ascii() || is_combining_mark(c) || !changes_alone_under_nfc(c) {
+            continue;
+        }
+        fold_run(&text[run_start..i], out);
+        out.push(c);
+        run_start = i + c.len_utf8();
+    }
+    fold_run(&text[run_start..], out);
+}
+
+fn fold_run(run: &str, out: &mut String) {
+    use unicode_normalization::UnicodeNormalization;
+    if run.is_ascii() {
+        out.extend(run.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        out.extend(run.nfc().flat_map(char::to_lowercase));
+    }
+}
+
+/// Whether NFC maps `c`, alone, to something else: a canonical singleton (U+212A → `K`) or a
+/// composition exclusion. Such a character is never what NFC produces, so it is kept distinct.
+fn changes_alone_under_nfc(c: char) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let mut nfc = std::iter::once(c).nfc();
+    !(nfc.next() == Some(c) && nfc.next().is_none())
 }
 
 /// Which group a row targets.
@@ -279,4 +326,83 @@ pub struct Row {
     pub line: u64,
     /// What the row means.
     pub kind: RowKind,
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use unicode_normalization::UnicodeNormalization;
+
+    #[test]
+    fn nfc_and_nfd_spellings_are_one_title_and_one_user() {
+        let nfc = "Caf\u{e9} Fran\u{e7}ais";
+        let nfd = "Cafe\u{301} Franc\u{327}ais";
+        assert_ne!(nfc, nfd);
+        assert_eq!(TitleKey::new(nfc), TitleKey::new(nfd));
+        assert_eq!(UserKey::new("jos\u{e9}"), UserKey::new("JOSE\u{301}"));
+    }
+
+    #[test]
+    fn kelvin_ohm_and_angstrom_signs_stay_distinct_from_letters() {
+        assert_ne!(
+            TitleKey::new("kelvin lab"),
+            TitleKey::new("\u{212A}elvin Lab")
+        );
+        assert_ne!(
+            TitleKey::new("Kelvin Lab"),
+            TitleKey::new("\u{212A}elvin Lab")
+        );
+        assert_eq!(
+            TitleKey::new("\u{212A}ELVIN lab"),
+            TitleKey::new("\u{212A}elvin LAB")
+        );
+        assert_ne!(UserKey::new("\u{2126}mega"), UserKey::new("\u{3a9}mega"));
+        assert_ne!(UserKey::new("\u{212B}sa"), UserKey::new("\u{c5}sa"));
+        assert_eq!(UserKey::new("\u{c5}SA"), UserKey::new("A\u{30a}sa"));
+    }
+
+    #[test]
+    fn case_and_whitespace_still_fold() {
+        assert_eq!(TitleKey::new("  GIS   101 \t"), TitleKey::new("gis 101"));
+        assert_eq!(UserKey::new(" Amy.Lee "), UserKey::new("amy.lee"));
+        assert_eq!(
+            TitleKey::new("\u{3a3}\u{39f}\u{3a6}"),
+            TitleKey::new("\u{3c3}\u{3bf}\u{3c6}")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn nfc_and_nfd_of_any_text_share_a_key(s in "\\PC{0,24}") {
+            let nfc: String = s.nfc().collect();
+            let nfd: String = s.nfd().collect();
+            prop_assert_eq!(TitleKey::new(&nfc), TitleKey::new(&nfd));
+            prop_assert_eq!(UserKey::new(&nfc), UserKey::new(&nfd));
+        }
+
+        #[test]
+        fn folding_is_idempotent(s in "\\PC{0,24}") {
+            let once = fold(&s);
+            prop_assert_eq!(fold(&once), once.clone());
+            let title = TitleKey::new(&s);
+            prop_assert_eq!(TitleKey::new(title.as_str()), title.clone());
+        }
+
+        #[test]
+        fn ascii_keys_are_plain_lower_case(s in "[ -~]{0,24}") {
+            let key = UserKey::new(&s);
+            prop_assert_eq!(key.as_str(), s.trim().to_ascii_lowercase());
+        }
+
+        #[test]
+        fn a_kept_sign_never_equals_the_letter_it_resembles(prefix in "[a-z]{0,5}", suffix in "[a-z]{0,5}") {
+            for (sign, letter) in [('\u{212A}', 'k'), ('\u{2126}', '\u{3c9}'), ('\u{212B}', '\u{e5}')] {
+                let with_sign = format!("{prefix}{sign}{suffix}");
+                let with_letter = format!("{prefix}{letter}{suffix}");
+                prop_assert_ne!(UserKey::new(&with_sign), UserKey::new(&with_letter));
+                prop_assert_ne!(TitleKey::new(&with_sign), TitleKey::new(&with_letter));
+            }
+        }
+    }
 }

@@ -16,10 +16,10 @@ use std::sync::atomic::AtomicU64;
 use super::definitions::{self, Definitions};
 use super::dialect::{Dialect, delimiter_name};
 use super::error::RosterError;
-use super::header::{ColumnMap, Field};
+use super::header::{ColumnMap, Field, quoted_list, thousands};
 use super::input::{self, RosterOptions, Source};
 use super::model::{GroupRef, Membership, Role, Row, RowKind, UserKey};
-use super::records::{MAX_RECORD_BYTES, RawRecord, RecordReader};
+use super::records::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS, RawRecord, RecordReader};
 use super::rules;
 
 /// Counts of what the reader has produced so far.
@@ -178,12 +178,7 @@ impl RosterReader {
         if !quiet && !columns.unknown().is_empty() {
             tracing::warn!(
                 "{what}: ignoring unknown column(s): {}",
-                columns
-                    .unknown()
-                    .iter()
-                    .map(|c| format!("'{c}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_list(columns.unknown())
             );
         }
         let definition_columns = columns.definition_columns().collect();
@@ -264,6 +259,7 @@ impl RosterReader {
         let line = rec.line;
         if !rec.unterminated_quote
             && !rec.truncated
+            && !rec.too_many_fields
             && rec.data.iter().all(|&b| b == b' ' || b == b'\t')
         {
             return None;
@@ -305,6 +301,15 @@ impl RosterReader {
                 format!(
                     "the row is longer than {} MiB; is a quote (\") unbalanced?",
                     MAX_RECORD_BYTES >> 20
+                )
+            );
+        }
+        if rec.too_many_fields {
+            bail!(
+                None,
+                format!(
+                    "the row has more than {} fields; is a quote (\") unbalanced or --delimiter wrong?",
+                    thousands(MAX_RECORD_FIELDS)
                 )
             );
         }

@@ -12,7 +12,9 @@
 //!   inside it is a literal quote; text after the closing quote is kept literally (lenient);
 //! - a quoted field still open at end of input ends the record, flagged `unterminated_quote`;
 //! - a record longer than [`MAX_RECORD_BYTES`] keeps being scanned to its end but its content is
-//!   dropped (flagged `truncated`), so one runaway quote cannot make memory grow with the file.
+//!   dropped (flagged `truncated`), so one runaway quote cannot make memory grow with the file;
+//! - likewise a record of more than [`MAX_RECORD_FIELDS`] fields keeps no field boundaries beyond
+//!   that (flagged `too_many_fields`): a line of commas holds no bytes but one offset per field.
 //!
 //! Bytes are not interpreted beyond the delimiter, `"`, CR and LF: UTF-8 validation is the
 //! reader's business, per row.
@@ -21,6 +23,10 @@ use std::io::{self, Read};
 
 /// A record larger than this is reported as invalid instead of being held in memory.
 pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// A record with more fields than this is reported as invalid (a header: refused). Far above
+/// any real export's width, far below what would cost memory (8 bytes per field).
+pub(crate) const MAX_RECORD_FIELDS: usize = 10_000;
 
 const BUF_SIZE: usize = 64 * 1024;
 
@@ -37,6 +43,8 @@ pub(crate) struct RawRecord {
     pub(crate) unterminated_quote: bool,
     /// The record exceeded [`MAX_RECORD_BYTES`]; its content is incomplete.
     pub(crate) truncated: bool,
+    /// The record had more than [`MAX_RECORD_FIELDS`] fields; only the first ones are kept.
+    pub(crate) too_many_fields: bool,
 }
 
 impl RawRecord {
@@ -45,6 +53,7 @@ impl RawRecord {
         self.ends.clear();
         self.unterminated_quote = false;
         self.truncated = false;
+        self.too_many_fields = false;
     }
 
     /// Number of fields.
@@ -73,7 +82,11 @@ impl RawRecord {
     }
 
     fn end_field(&mut self) {
-        self.ends.push(self.data.len());
+        if self.ends.len() < MAX_RECORD_FIELDS {
+            self.ends.push(self.data.len());
+        } else {
+            self.too_many_fields = true;
+        }
     }
 }
 
@@ -377,6 +390,45 @@ mod tests {
         assert!(r.read_record(&mut rec).unwrap());
         assert_eq!(rec.field(0), b"next");
         assert_eq!(rec.line, 3);
+    }
+
+    #[test]
+    fn a_line_of_commas_keeps_a_bounded_number_of_fields() {
+        /// `h\n`, then `n` commas, then `\nnext\n`, generated as read (nothing held).
+        struct Commas(u64);
+        impl Read for Commas {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let tail = b"\nnext\n";
+                if self.0 == u64::MAX {
+                    return Ok(0);
+                }
+                if self.0 == 0 {
+                    buf[..tail.len()].copy_from_slice(tail);
+                    self.0 = u64::MAX;
+                    return Ok(tail.len());
+                }
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n].fill(b',');
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let mut r = RecordReader::new(Box::new(
+            io::Cursor::new(b"h\n".to_vec()).chain(Commas(20 * MAX_RECORD_FIELDS as u64)),
+        ));
+        let mut rec = RawRecord::default();
+        assert!(r.read_record(&mut rec).unwrap());
+        assert!(!rec.too_many_fields);
+        assert!(r.read_record(&mut rec).unwrap());
+        assert!(rec.too_many_fields);
+        assert_eq!(rec.len(), MAX_RECORD_FIELDS);
+        assert!(
+            rec.ends.capacity() <= 2 * MAX_RECORD_FIELDS,
+            "memory is bounded"
+        );
+        assert!(r.read_record(&mut rec).unwrap());
+        assert!(!rec.too_many_fields, "the flag is per record");
+        assert_eq!((rec.line, rec.field(0)), (3, &b"next"[..]));
     }
 
     #[test]
