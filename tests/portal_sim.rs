@@ -407,6 +407,8 @@ async fn plain_user_roles_are_visible() {
         users: vec![SimUser {
             role: SimRole::OrgPublisher,
             org: Some("elsewhere".into()),
+            // Other orgs see only public profiles (reference §9).
+            access: bulk_groups::sim::UserAccess::Public,
             ..SimUser::new("outsider")
         }],
         ..seeded(1)

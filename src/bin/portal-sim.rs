@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bulk_groups::sim::{DEFAULT_SEED, SimConfig, SimServer, parse_users_csv};
+use bulk_groups::sim::{
+    DEFAULT_SEED, PrivilegesIn, SimConfig, SimServer, ThrottleStatus, parse_users_csv,
+};
 use clap::Parser;
 
 /// A simulated ArcGIS portal for tests, benchmarks and demos.
@@ -35,7 +37,8 @@ struct Args {
         default_value = "admin:admin-password"
     )]
     admin: String,
-    /// Extra accounts: CSV with a header (username[,org,role,password,groups]).
+    /// Extra accounts: CSV with a header
+    /// (username[,org,role,password,groups,email,idp_username,access]).
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
     /// Also create user000001 … userN in the home org (role org_user).
@@ -80,6 +83,34 @@ struct Args {
     /// RNG seed for the fault knobs.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
     seed: u64,
+    /// All realism switches at once, each at its harder variant (--legacy-members-cap 100,
+    /// --strict-chunks, --exact-case, --privileges-in portals-self, --throttle-status 403,
+    /// --reassign-drops-owner); flags given explicitly still win. --cool-off is separate.
+    #[arg(long, help_heading = "Realism switches")]
+    realistic: bool,
+    /// groups/{id}/users lists at most N names per role, silently.
+    #[arg(long, value_name = "N", help_heading = "Realism switches")]
+    legacy_members_cap: Option<u32>,
+    /// One unknown username fails the whole addUsers call with an error reply.
+    #[arg(long, help_heading = "Realism switches")]
+    strict_chunks: bool,
+    /// addUsers/removeUsers accept only the portal's own spelling of a username.
+    #[arg(long, help_heading = "Realism switches")]
+    exact_case: bool,
+    /// Where the caller's privileges are listed: portals-self, community-self, both or none
+    /// [default: both].
+    #[arg(long, value_name = "WHERE", value_parser = PrivilegesIn::parse, help_heading = "Realism switches")]
+    privileges_in: Option<PrivilegesIn>,
+    /// When --rate-limit trips, refuse every request for this long (no Retry-After).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, help_heading = "Realism switches")]
+    cool_off: Option<Duration>,
+    /// Status (and JSON code) of throttled replies: 429, or 403 with "Too many requests" in
+    /// its message [default: 429].
+    #[arg(long, value_name = "STATUS", value_parser = ThrottleStatus::parse, help_heading = "Realism switches")]
+    throttle_status: Option<ThrottleStatus>,
+    /// After reassign, the old owner is no longer a member (default: stays a manager).
+    #[arg(long, help_heading = "Realism switches")]
+    reassign_drops_owner: bool,
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -105,7 +136,7 @@ impl Args {
             }
             None => Vec::new(),
         };
-        Ok(SimConfig {
+        let config = SimConfig {
             listen: self.listen,
             tls: self.tls,
             cert_out: self.cert_out,
@@ -127,7 +158,23 @@ impl Args {
             errors_as_status: self.errors_as_status,
             state_out: self.state_out,
             seed: self.seed,
-            initial_groups: Vec::new(),
+            ..SimConfig::default()
+        };
+        let config = if self.realistic {
+            config.realistic()
+        } else {
+            config
+        };
+        // Explicit switches on top of --realistic (or of the defaults).
+        Ok(SimConfig {
+            legacy_members_cap: self.legacy_members_cap.or(config.legacy_members_cap),
+            strict_chunks: self.strict_chunks || config.strict_chunks,
+            exact_case: self.exact_case || config.exact_case,
+            privileges_in: self.privileges_in.unwrap_or(config.privileges_in),
+            cool_off: self.cool_off.unwrap_or(config.cool_off),
+            throttle_status: self.throttle_status.unwrap_or(config.throttle_status),
+            reassign_drops_owner: self.reassign_drops_owner || config.reassign_drops_owner,
+            ..config
         })
     }
 }
@@ -179,5 +226,49 @@ async fn main() -> ExitCode {
             eprintln!("portal-sim: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> SimConfig {
+        let argv = std::iter::once("portal-sim").chain(args.iter().copied());
+        Args::try_parse_from(argv).unwrap().into_config().unwrap()
+    }
+
+    #[test]
+    fn realistic_sets_the_switches_and_explicit_flags_win() {
+        let plain = config(&[]);
+        assert!(!plain.strict_chunks && plain.legacy_members_cap.is_none());
+        assert_eq!(plain.throttle_status, ThrottleStatus::TooManyRequests);
+
+        let realistic = config(&["--realistic", "--cool-off", "1m"]);
+        assert!(realistic.strict_chunks && realistic.exact_case && realistic.reassign_drops_owner);
+        assert_eq!(realistic.legacy_members_cap, Some(100));
+        assert_eq!(realistic.privileges_in, PrivilegesIn::PortalsSelf);
+        assert_eq!(realistic.throttle_status, ThrottleStatus::Forbidden);
+        assert_eq!(realistic.cool_off, Duration::from_secs(60));
+
+        let mixed = config(&[
+            "--realistic",
+            "--throttle-status",
+            "429",
+            "--privileges-in",
+            "none",
+            "--legacy-members-cap",
+            "7",
+        ]);
+        assert_eq!(mixed.throttle_status, ThrottleStatus::TooManyRequests);
+        assert_eq!(mixed.privileges_in, PrivilegesIn::None);
+        assert_eq!(mixed.legacy_members_cap, Some(7));
+        assert!(mixed.strict_chunks);
+
+        let single = config(&["--exact-case", "--privileges-in", "community-self"]);
+        assert!(single.exact_case && !single.strict_chunks);
+        assert_eq!(single.privileges_in, PrivilegesIn::CommunitySelf);
+        let wrong = Args::try_parse_from(["portal-sim", "--throttle-status", "500"]);
+        assert!(wrong.is_err());
     }
 }

@@ -55,6 +55,13 @@ pub fn presented_token(headers: &HeaderMap, params: &Params) -> Option<String> {
 struct TokenInfo {
     username: Option<String>,
     expires_at: Instant,
+    /// `generateToken` with `client=referer`: the `Referer` every later request must carry.
+    referer: Option<String>,
+}
+
+/// The `Referer` header of a request, if any.
+pub fn presented_referer(headers: &HeaderMap) -> Option<&str> {
+    headers.get("referer")?.to_str().ok()
 }
 
 /// A freshly issued token.
@@ -95,27 +102,34 @@ impl Tokens {
         }
     }
 
-    /// Checks a presented token: none → anonymous; unknown or expired → 498.
-    pub fn resolve(&self, token: Option<&str>) -> Result<Caller, ApiError> {
+    /// Checks a presented token: none → anonymous; unknown, expired, or bound to another
+    /// referer than the request's `Referer` header (missing included) → 498, as the real
+    /// portal answers a referer-bound token used from elsewhere.
+    pub fn resolve(&self, token: Option<&str>, referer: Option<&str>) -> Result<Caller, ApiError> {
         let Some(token) = token else {
             return Ok(Caller::Anonymous);
         };
         let table = self.issued.read().unwrap_or_else(|e| e.into_inner());
         match table.get(token) {
-            Some(info) if info.expires_at > Instant::now() => {
+            Some(info)
+                if info.expires_at > Instant::now()
+                    && info.referer.as_deref().is_none_or(|r| Some(r) == referer) =>
+            {
                 Ok(info.username.clone().map_or(Caller::App, Caller::User))
             }
             _ => Err(ApiError::invalid_token()),
         }
     }
 
-    /// Records `token` for `username` (`None` = app token). The lifetime is the client's
-    /// `expiration` (minutes) when given, never more than `--token-ttl`.
+    /// Records `token` for `username` (`None` = app token), bound to `referer` when given.
+    /// The lifetime is the client's `expiration` (minutes) when given, never more than
+    /// `--token-ttl`.
     pub fn issue(
         &self,
         token: String,
         username: Option<String>,
         expiration_min: Option<u64>,
+        referer: Option<String>,
     ) -> Issued {
         let lifetime = expiration_min
             .map(|m| Duration::from_secs(m.saturating_mul(60)))
@@ -131,6 +145,7 @@ impl Tokens {
                 TokenInfo {
                     username,
                     expires_at: Instant::now() + lifetime,
+                    referer,
                 },
             );
         Issued {
@@ -237,13 +252,25 @@ mod tests {
     #[test]
     fn token_sources_and_expiry() {
         let tokens = Tokens::new(Duration::from_secs(3600));
-        tokens.issue("t1".into(), Some("alice".into()), None);
-        let expired = tokens.issue("t2".into(), Some("bob".into()), Some(0));
+        tokens.issue("t1".into(), Some("alice".into()), None, None);
+        let expired = tokens.issue("t2".into(), Some("bob".into()), Some(0), None);
         assert_eq!(expired.expires_in, 0);
-        assert_eq!(tokens.resolve(Some("t1")), Ok(Caller::User("alice".into())));
-        assert_eq!(tokens.resolve(Some("t2")).unwrap_err().code, 498);
-        assert_eq!(tokens.resolve(Some("nope")).unwrap_err().code, 498);
-        assert_eq!(tokens.resolve(None), Ok(Caller::Anonymous));
+        assert_eq!(
+            tokens.resolve(Some("t1"), None),
+            Ok(Caller::User("alice".into()))
+        );
+        assert_eq!(tokens.resolve(Some("t2"), None).unwrap_err().code, 498);
+        assert_eq!(tokens.resolve(Some("nope"), None).unwrap_err().code, 498);
+        assert_eq!(tokens.resolve(None, None), Ok(Caller::Anonymous));
+
+        tokens.issue("t3".into(), Some("carl".into()), None, Some("app".into()));
+        assert_eq!(
+            tokens.resolve(Some("t3"), Some("app")),
+            Ok(Caller::User("carl".into()))
+        );
+        for other in [None, Some("App"), Some("elsewhere")] {
+            assert_eq!(tokens.resolve(Some("t3"), other).unwrap_err().code, 498);
+        }
 
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("Bearer abc"));

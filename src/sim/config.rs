@@ -56,6 +56,21 @@ pub struct SimConfig {
     pub seed: u64,
     /// Groups that exist before the first request (tests only; no flag).
     pub initial_groups: Vec<SeedGroup>,
+    /// `--legacy-members-cap N`: `groups/{id}/users` lists at most N names per role.
+    pub legacy_members_cap: Option<u32>,
+    /// `--strict-chunks`: one unknown username fails the whole addUsers call.
+    pub strict_chunks: bool,
+    /// `--exact-case`: addUsers/removeUsers accept only the portal's own spelling.
+    pub exact_case: bool,
+    /// `--privileges-in`: where the caller's `privileges` list appears.
+    pub privileges_in: PrivilegesIn,
+    /// `--cool-off`: once `--rate-limit` trips, every request is refused for this long
+    /// (zero = no cool-off).
+    pub cool_off: Duration,
+    /// `--throttle-status`: HTTP status and JSON code of throttled replies.
+    pub throttle_status: ThrottleStatus,
+    /// `--reassign-drops-owner`: after reassign, the old owner is no longer a member.
+    pub reassign_drops_owner: bool,
 }
 
 /// The seed used when `--seed` is not given, so that runs are reproducible by default.
@@ -86,6 +101,100 @@ impl Default for SimConfig {
             state_out: None,
             seed: DEFAULT_SEED,
             initial_groups: Vec::new(),
+            legacy_members_cap: None,
+            strict_chunks: false,
+            exact_case: false,
+            privileges_in: PrivilegesIn::Both,
+            cool_off: Duration::ZERO,
+            throttle_status: ThrottleStatus::TooManyRequests,
+            reassign_drops_owner: false,
+        }
+    }
+}
+
+/// The members cap `--realistic` applies to `groups/{id}/users`.
+pub const REALISTIC_MEMBERS_CAP: u32 = 100;
+
+impl SimConfig {
+    /// `--realistic`: every realism switch at once, each at the variant that is harder for a
+    /// client (see "Realism switches" in the [module doc](super)). `--cool-off` takes a value
+    /// and stays as it is.
+    pub fn realistic(self) -> SimConfig {
+        SimConfig {
+            legacy_members_cap: Some(REALISTIC_MEMBERS_CAP),
+            strict_chunks: true,
+            exact_case: true,
+            privileges_in: PrivilegesIn::PortalsSelf,
+            throttle_status: ThrottleStatus::Forbidden,
+            reassign_drops_owner: true,
+            ..self
+        }
+    }
+}
+
+/// Where the caller's `privileges` list appears (`--privileges-in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrivilegesIn {
+    /// Only in `portals/self`'s `user`.
+    PortalsSelf,
+    /// Only in `community/self`.
+    CommunitySelf,
+    /// In both (the default).
+    #[default]
+    Both,
+    /// In neither.
+    None,
+}
+
+impl PrivilegesIn {
+    /// Parses the flag value (`portals-self`, `community-self`, `both`, `none`).
+    pub fn parse(s: &str) -> Result<PrivilegesIn, String> {
+        match s {
+            "portals-self" => Ok(PrivilegesIn::PortalsSelf),
+            "community-self" => Ok(PrivilegesIn::CommunitySelf),
+            "both" => Ok(PrivilegesIn::Both),
+            "none" => Ok(PrivilegesIn::None),
+            _ => Err("expected portals-self, community-self, both or none".to_owned()),
+        }
+    }
+
+    /// Whether `portals/self` lists them.
+    pub fn in_portals_self(self) -> bool {
+        matches!(self, PrivilegesIn::PortalsSelf | PrivilegesIn::Both)
+    }
+
+    /// Whether `community/self` lists them.
+    pub fn in_community_self(self) -> bool {
+        matches!(self, PrivilegesIn::CommunitySelf | PrivilegesIn::Both)
+    }
+}
+
+/// How throttled requests are answered (`--throttle-status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThrottleStatus {
+    /// HTTP 429 with JSON code 429 (the default).
+    #[default]
+    TooManyRequests,
+    /// HTTP 403 with JSON code 403 and "Too many requests" in the message, as bursts of
+    /// writes have been reported to get (reference §9).
+    Forbidden,
+}
+
+impl ThrottleStatus {
+    /// Parses the flag value (`429` or `403`).
+    pub fn parse(s: &str) -> Result<ThrottleStatus, String> {
+        match s {
+            "429" => Ok(ThrottleStatus::TooManyRequests),
+            "403" => Ok(ThrottleStatus::Forbidden),
+            _ => Err("expected 429 or 403".to_owned()),
+        }
+    }
+
+    /// The HTTP status (and JSON `error.code`).
+    pub fn code(self) -> u16 {
+        match self {
+            ThrottleStatus::TooManyRequests => 429,
+            ThrottleStatus::Forbidden => 403,
         }
     }
 }
@@ -103,6 +212,45 @@ pub struct SimUser {
     pub password: Option<String>,
     /// Memberships the user already has elsewhere, counted toward the group limit.
     pub groups: u32,
+    /// E-mail address; `None` = `<username>@example.invalid`.
+    pub email: Option<String>,
+    /// The identity provider's name for the account (SAML logins); `None` = built-in account.
+    pub idp_username: Option<String>,
+    /// Profile visibility; decides whether other orgs can see the account.
+    pub access: UserAccess,
+}
+
+/// Profile visibility of an account (`access` of `community/users/{u}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserAccess {
+    /// Only the user and their org's administrators.
+    Private,
+    /// The user's org (the default).
+    #[default]
+    Org,
+    /// Everyone; other orgs get the anonymous view (no `orgId`, `role`, `email`).
+    Public,
+}
+
+impl UserAccess {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserAccess::Private => "private",
+            UserAccess::Org => "org",
+            UserAccess::Public => "public",
+        }
+    }
+
+    /// Parses a wire name; an empty string means `org`.
+    pub fn parse(s: &str) -> Option<UserAccess> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "private" => Some(UserAccess::Private),
+            "" | "org" => Some(UserAccess::Org),
+            "public" => Some(UserAccess::Public),
+            _ => None,
+        }
+    }
 }
 
 impl SimUser {
@@ -114,6 +262,9 @@ impl SimUser {
             role: SimRole::OrgUser,
             password: None,
             groups: 0,
+            email: None,
+            idp_username: None,
+            access: UserAccess::Org,
         }
     }
 }
@@ -180,7 +331,8 @@ impl SeedGroup {
 
 /// Parses the `--users FILE` format: CSV with a header, columns matched by name
 /// (case-insensitive); only `username` is required. `org` empty or `home` = home org; `role`
-/// `org_user` (default) / `org_publisher` / `org_admin`; `password`; `groups` (a count).
+/// `org_user` (default) / `org_publisher` / `org_admin`; `password`; `groups` (a count);
+/// `email`; `idp_username`; `access` (`private`, `org` default, `public`).
 /// Blank usernames are skipped; errors name the line.
 pub fn parse_users_csv(text: &str) -> Result<Vec<SimUser>, String> {
     let mut reader = csv::ReaderBuilder::new()
@@ -200,6 +352,8 @@ pub fn parse_users_csv(text: &str) -> Result<Vec<SimUser>, String> {
         column("password"),
         column("groups"),
     );
+    let (email_col, idp_col, access_col) =
+        (column("email"), column("idp_username"), column("access"));
     let mut users = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| format!("users file: {e}"))?;
@@ -216,9 +370,17 @@ pub fn parse_users_csv(text: &str) -> Result<Vec<SimUser>, String> {
         };
         let role = SimRole::parse(field(role_col))
             .ok_or_else(|| format!("users file line {line}: unknown role {:?}", field(role_col)))?;
-        let password = Some(field(password_col))
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
+        let optional = |col: Option<usize>| {
+            Some(field(col))
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let access = UserAccess::parse(field(access_col)).ok_or_else(|| {
+            format!(
+                "users file line {line}: unknown access {:?}",
+                field(access_col)
+            )
+        })?;
         let groups = match field(groups_col) {
             "" => 0,
             g => g
@@ -229,8 +391,11 @@ pub fn parse_users_csv(text: &str) -> Result<Vec<SimUser>, String> {
             username: username.to_owned(),
             org,
             role,
-            password,
+            password: optional(password_col),
             groups,
+            email: optional(email_col),
+            idp_username: optional(idp_col),
+            access,
         });
     }
     Ok(users)
@@ -257,6 +422,25 @@ mod tests {
         assert_eq!(users[1].role, SimRole::OrgUser);
         assert_eq!(users[2].org.as_deref(), Some("other"));
         assert_eq!(users[2].groups, 511);
+        assert_eq!(users[2].access, UserAccess::Org);
+    }
+
+    #[test]
+    fn directory_columns() {
+        let users = parse_users_csv(
+            "username,email,idp_username,access\n\
+             ann,ann@uni.edu,ann.idp,public\n\
+             ben,,,private\n",
+        )
+        .unwrap();
+        assert_eq!(users[0].email.as_deref(), Some("ann@uni.edu"));
+        assert_eq!(users[0].idp_username.as_deref(), Some("ann.idp"));
+        assert_eq!(users[0].access, UserAccess::Public);
+        assert_eq!(
+            (users[1].email.as_ref(), users[1].access),
+            (None, UserAccess::Private)
+        );
+        assert!(parse_users_csv("username,access\nx,friends\n").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Fault and pacing knobs: latency and jitter, the sliding-window rate limit, the in-flight
-//! cap, injected 5xx and dropped writes. Decisions only; [`super::routes`] applies them in a
+//! Fault and pacing knobs: latency and jitter, the sliding-window rate limit and its
+//! `--cool-off`, the in-flight cap, the throttled reply (`--throttle-status`), injected 5xx
+//! and dropped writes. Decisions only; [`super::routes`] applies them in a
 //! fixed order (in-flight cap → rate limit → latency → 5xx → handler → drop) to every ArcGIS
 //! request and to nothing under `/__sim/`.
 //!
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::config::SimConfig;
+use super::config::{SimConfig, ThrottleStatus};
 use super::wire::{ApiError, gateway_page};
 
 /// What the gate decided for one request.
@@ -23,8 +24,11 @@ use super::wire::{ApiError, gateway_page};
 pub enum Verdict {
     /// Serve it.
     Proceed,
-    /// Answer 429 (`--rate-limit` or `--max-in-flight`).
+    /// Answer the throttled reply (`--rate-limit` or `--max-in-flight`).
     Throttle,
+    /// Answer the throttled reply without `Retry-After`: the `--cool-off` after the rate
+    /// limit tripped (a real cooling-off period names no time).
+    CoolOff,
 }
 
 /// The knobs, their RNG and the rate-limit window.
@@ -37,9 +41,20 @@ pub struct Faults {
     fail_rate: f64,
     drop_rate: f64,
     retry_after: bool,
+    cool_off: Duration,
+    throttle_status: ThrottleStatus,
     rng: Mutex<StdRng>,
+    /// The rate limit's state.
+    window: Mutex<Window>,
+}
+
+/// The sliding window of the rate limit and the end of the current cool-off.
+#[derive(Debug, Default)]
+struct Window {
     /// Arrival times of the requests accepted during the last second.
-    window: Mutex<VecDeque<Instant>>,
+    arrivals: VecDeque<Instant>,
+    /// Every request is refused until then (`--cool-off`).
+    cooling_until: Option<Instant>,
 }
 
 impl Faults {
@@ -53,8 +68,10 @@ impl Faults {
             fail_rate: config.fail_rate.clamp(0.0, 1.0),
             drop_rate: config.drop_rate.clamp(0.0, 1.0),
             retry_after: !config.no_retry_after,
+            cool_off: config.cool_off,
+            throttle_status: config.throttle_status,
             rng: Mutex::new(StdRng::seed_from_u64(config.seed)),
-            window: Mutex::new(VecDeque::new()),
+            window: Mutex::new(Window::default()),
         }
     }
 
@@ -67,6 +84,16 @@ impl Faults {
 
     /// Admission: `concurrent` is the number of requests in flight, this one included.
     pub fn admit(&self, concurrent: u64) -> Verdict {
+        self.admit_at(concurrent, Instant::now())
+    }
+
+    /// [`Self::admit`] at a given instant (unit tests drive the clock).
+    fn admit_at(&self, concurrent: u64, now: Instant) -> Verdict {
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if window.cooling_until.is_some_and(|until| now < until) {
+            return Verdict::CoolOff;
+        }
+        window.cooling_until = None;
         if self
             .max_in_flight
             .is_some_and(|max| concurrent > u64::from(max))
@@ -74,18 +101,23 @@ impl Faults {
             return Verdict::Throttle;
         }
         if let Some(limit) = self.rate_limit {
-            let now = Instant::now();
-            let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
             while window
+                .arrivals
                 .front()
                 .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
             {
-                window.pop_front();
+                window.arrivals.pop_front();
             }
-            if window.len() >= limit as usize {
-                return Verdict::Throttle;
+            if window.arrivals.len() >= limit as usize {
+                if self.cool_off.is_zero() {
+                    return Verdict::Throttle;
+                }
+                // The penalty replaces the window: once it is over, a full second's budget.
+                window.arrivals.clear();
+                window.cooling_until = Some(now + self.cool_off);
+                return Verdict::CoolOff;
             }
-            window.push_back(now);
+            window.arrivals.push_back(now);
         }
         Verdict::Proceed
     }
@@ -113,14 +145,18 @@ impl Faults {
         self.roll(self.drop_rate)
     }
 
-    /// The HTTP 429 reply: JSON error body with code 429, `Retry-After: 1` unless disabled.
-    pub fn throttle_response(&self) -> Response {
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(ApiError::throttled().to_json()),
-        )
-            .into_response();
-        if self.retry_after {
+    /// The throttled reply: HTTP status and JSON error code per `--throttle-status` (429 by
+    /// default), "Too many requests" in the message; `Retry-After: 1` only on a 429 outside
+    /// a cool-off, unless `--no-retry-after`.
+    pub fn throttle_response(&self, verdict: Verdict) -> Response {
+        let code = self.throttle_status.code();
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+        let mut response =
+            (status, axum::Json(ApiError::throttled(code).to_json())).into_response();
+        if self.retry_after
+            && verdict == Verdict::Throttle
+            && self.throttle_status == ThrottleStatus::TooManyRequests
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -160,6 +196,26 @@ mod tests {
             .filter(|_| faults.admit(1) == Verdict::Proceed)
             .count();
         assert_eq!(accepted, 3);
+    }
+
+    #[test]
+    fn cool_off_refuses_everything_then_grants_a_fresh_window() {
+        let faults = Faults::new(&SimConfig {
+            rate_limit: Some(2),
+            cool_off: Duration::from_millis(300),
+            ..SimConfig::default()
+        });
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(faults.admit_at(1, at(0)), Verdict::Proceed);
+        assert_eq!(faults.admit_at(1, at(1)), Verdict::Proceed);
+        assert_eq!(faults.admit_at(1, at(2)), Verdict::CoolOff, "trips");
+        assert_eq!(faults.admit_at(1, at(150)), Verdict::CoolOff);
+        assert_eq!(faults.admit_at(1, at(301)), Verdict::CoolOff);
+        // Over at 302 ms, although the tripping second is not: the window starts afresh.
+        assert_eq!(faults.admit_at(1, at(302)), Verdict::Proceed);
+        assert_eq!(faults.admit_at(1, at(303)), Verdict::Proceed);
+        assert_eq!(faults.admit_at(1, at(304)), Verdict::CoolOff, "trips again");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use super::auth::{self, Caller, presented_token};
+use super::auth::{self, Caller, presented_referer, presented_token};
 use super::routes::{Ctx, Outcome, Reply};
+use super::state::Listing;
 use super::stats::Endpoint;
 use super::wire::ApiError;
 
@@ -58,7 +59,11 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
             if token.is_none() && policy == Auth::Required {
                 return reply(Err(ApiError::token_required()));
             }
-            match ctx.app.tokens.resolve(token.as_deref()) {
+            match ctx
+                .app
+                .tokens
+                .resolve(token.as_deref(), presented_referer(ctx.headers))
+            {
                 Ok(c) => c,
                 Err(e) => return reply(Err(e)),
             }
@@ -66,6 +71,7 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
     };
     let me = caller.username();
     let arg = ctx.route.arg.as_deref().unwrap_or("");
+    let item = ctx.route.item.as_deref();
     let p = ctx.params;
     let app = ctx.app;
     if endpoint.is_write() {
@@ -75,6 +81,13 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
             Endpoint::AddUsers => portal.add_users(me, arg, p),
             Endpoint::RemoveUsers => portal.remove_users(me, arg, p),
             Endpoint::Invite => portal.invite(me, arg, p),
+            Endpoint::Reassign => portal.reassign(me, arg, p),
+            Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => portal.answer_invitation(
+                me,
+                arg,
+                item.unwrap_or(""),
+                endpoint == Endpoint::AcceptInvitation,
+            ),
             Endpoint::Update => portal.update_group(me, arg, p),
             _ => portal.delete_group(me, arg),
         };
@@ -90,10 +103,12 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
         Endpoint::OAuthAuthorize => authorize(ctx),
         Endpoint::OAuthSignin => signin(ctx),
         Endpoint::PortalSelf => reply(Ok(app.portal().portal_self(me, "sim", app.config.tls))),
-        Endpoint::PortalUsers => reply(app.portal().org_users(me, p)),
+        Endpoint::PortalUsers => reply(app.portal().org_users(me, p, Listing::List)),
+        Endpoint::PortalUserSearch => reply(app.portal().org_users(me, p, Listing::Search)),
         Endpoint::CommunitySelf => reply(app.portal().community_self(me)),
         Endpoint::UserGet => reply(app.portal().user_get(me, arg)),
         Endpoint::UserSearch => reply(app.portal().search_users(me, p)),
+        Endpoint::UserInvitations => reply(app.portal().user_invitations(me, arg, item)),
         Endpoint::GroupSearch => reply(Ok(app.portal().search_groups(me, p))),
         Endpoint::GroupGet => reply(app.portal().group_get(me, arg)),
         Endpoint::GroupUsers => reply(app.portal().group_users(me, arg)),
@@ -128,16 +143,32 @@ fn generate_token(ctx: &Ctx<'_>) -> Result<serde_json::Value, ApiError> {
         p.get("username").unwrap_or(""),
         p.get("password").unwrap_or(""),
     );
+    // `client=referer` binds the token to `referer` (required then, as documented).
+    let referer = match p.get("client") {
+        Some(c) if c.eq_ignore_ascii_case("referer") => Some(
+            p.non_empty("referer")
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Unable to generate token.",
+                        "'referer' must be specified.",
+                    )
+                })?
+                .to_owned(),
+        ),
+        _ => None,
+    };
     let mut portal = ctx.app.portal();
     let user = portal
         .check_password(username, password)
         .ok_or_else(ApiError::bad_credentials)?;
     let token = portal.random_token();
     drop(portal);
-    let issued = ctx
-        .app
-        .tokens
-        .issue(token, Some(user), minutes(p.get("expiration")).or(Some(60)));
+    let issued = ctx.app.tokens.issue(
+        token,
+        Some(user),
+        minutes(p.get("expiration")).or(Some(60)),
+        referer,
+    );
     ctx.app.stats.token_issued();
     Ok(
         json!({"token": issued.token, "expires": issued.expires_ms as u64, "ssl": ctx.app.config.tls}),
@@ -166,7 +197,7 @@ fn oauth_token(ctx: &Ctx<'_>) -> Result<serde_json::Value, ApiError> {
     let issued = ctx
         .app
         .tokens
-        .issue(token, None, minutes(p.get("expiration")));
+        .issue(token, None, minutes(p.get("expiration")), None);
     ctx.app.stats.token_issued();
     Ok(
         json!({"access_token": issued.token, "expires_in": issued.expires_in, "ssl": ctx.app.config.tls}),
@@ -248,7 +279,10 @@ fn signin(ctx: &Ctx<'_>) -> Outcome {
     let token = portal.random_token();
     drop(portal);
     let expiration = minutes(p.get("expiration")).or(expiration);
-    let issued = ctx.app.tokens.issue(token, Some(user.clone()), expiration);
+    let issued = ctx
+        .app
+        .tokens
+        .issue(token, Some(user.clone()), expiration, None);
     ctx.app.stats.token_issued();
     Outcome {
         reply: Reply::Redirect(auth::signin_location(

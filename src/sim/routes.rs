@@ -96,6 +96,8 @@ pub struct Route {
     pub endpoint: Endpoint,
     /// The group id or username in the path, when there is one.
     pub arg: Option<String>,
+    /// The invitation id in `community/users/{u}/invitations/{id}[/accept|/decline]`.
+    pub item: Option<String>,
     /// The web-adaptor prefix the request used (`""` or e.g. `/arcgis`).
     pub prefix: String,
 }
@@ -114,6 +116,7 @@ pub fn classify(path: &str) -> Route {
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
     let arg = |i: usize| Some(segs[i].to_owned());
+    let mut item = None;
     let (endpoint, arg) = match l.as_slice() {
         ["sharing", "rest", "info"] | ["sharing", "rest"] => (Endpoint::Info, None),
         ["sharing", "rest", "generatetoken"] | ["sharing", "generatetoken"] => {
@@ -129,13 +132,31 @@ pub fn classify(path: &str) -> Route {
             (Endpoint::OAuthSignin, None)
         }
         ["sharing", "rest", "portals", "self"] => (Endpoint::PortalSelf, None),
-        ["sharing", "rest", "portals", "self", "users"]
-        | ["sharing", "rest", "portals", "self", "users", "search"] => {
-            (Endpoint::PortalUsers, None)
+        ["sharing", "rest", "portals", "self", "users"] => (Endpoint::PortalUsers, None),
+        ["sharing", "rest", "portals", "self", "users", "search"] => {
+            (Endpoint::PortalUserSearch, None)
         }
         ["sharing", "rest", "community", "self"] => (Endpoint::CommunitySelf, None),
         ["sharing", "rest", "community", "users"] => (Endpoint::UserSearch, None),
         ["sharing", "rest", "community", "users", _] => (Endpoint::UserGet, arg(4)),
+        [
+            "sharing",
+            "rest",
+            "community",
+            "users",
+            _,
+            "invitations",
+            rest @ ..,
+        ] => {
+            item = rest.first().map(|_| segs[6].to_owned());
+            let endpoint = match rest {
+                [] | [_] => Endpoint::UserInvitations,
+                [_, "accept"] => Endpoint::AcceptInvitation,
+                [_, "decline"] => Endpoint::DeclineInvitation,
+                _ => Endpoint::Other,
+            };
+            (endpoint, arg(4))
+        }
         ["sharing", "rest", "community", "groups"] => (Endpoint::GroupSearch, None),
         ["sharing", "rest", "community", "creategroup"] => (Endpoint::CreateGroup, None),
         ["sharing", "rest", "community", "groups", _] => (Endpoint::GroupGet, arg(4)),
@@ -146,6 +167,7 @@ pub fn classify(path: &str) -> Route {
                 "addusers" => Endpoint::AddUsers,
                 "removeusers" => Endpoint::RemoveUsers,
                 "invite" => Endpoint::Invite,
+                "reassign" => Endpoint::Reassign,
                 "update" => Endpoint::Update,
                 "delete" => Endpoint::Delete,
                 _ => Endpoint::Other,
@@ -157,6 +179,7 @@ pub fn classify(path: &str) -> Route {
     Route {
         endpoint,
         arg,
+        item,
         prefix,
     }
 }
@@ -227,11 +250,11 @@ async fn arcgis(
     let route = classify(request.uri().path());
     let in_flight = app.stats.arrive(route.endpoint);
     let verdict = app.faults.admit(in_flight.concurrent);
-    if verdict == Verdict::Throttle {
+    if verdict != Verdict::Proceed {
         drop(in_flight);
         app.stats.throttled();
         pause(&app).await;
-        return app.faults.throttle_response();
+        return app.faults.throttle_response(verdict);
     }
     pause(&app).await;
     if let Some(status) = app.faults.injected_failure() {
@@ -357,6 +380,18 @@ mod tests {
         assert_eq!(
             classify("/sharing/rest/community/createGroup").endpoint,
             Endpoint::CreateGroup
+        );
+        let r = classify("/sharing/rest/community/users/Bob/invitations/G12/accept");
+        assert_eq!(r.endpoint, Endpoint::AcceptInvitation);
+        assert_eq!(
+            (r.arg.as_deref(), r.item.as_deref()),
+            (Some("Bob"), Some("G12"))
+        );
+        let r = classify("/sharing/rest/community/users/bob/invitations");
+        assert_eq!((r.endpoint, r.item), (Endpoint::UserInvitations, None));
+        assert_eq!(
+            classify("/sharing/rest/community/groups/g1/reassign").endpoint,
+            Endpoint::Reassign
         );
     }
 }

@@ -4,7 +4,8 @@
 //! terms, which is how the Python client appends ` accountid:<id>`), `OR` between adjacent
 //! terms, `NOT`/`-` before a term, `*` (everything); parentheses are ignored.
 //!
-//! Keyword fields (`id`, `owner`, `orgid`/`accountid`, `access`, `username`) match exactly,
+//! Keyword fields (`id`, `owner`, `orgid`/`accountid`, `access`, `username`, `email`,
+//! `idpusername`) match exactly,
 //! case-insensitively. Text fields (`title`, `tags`, `description`, `snippet`, `fullname`, and
 //! bare words over all of them) match *fuzzily*: a document matches when it shares at least
 //! one word with the term. That is the behaviour the real portal shows and the reason
@@ -42,7 +43,16 @@ struct Term {
     mode: Mode,
 }
 
-const KEYWORD_FIELDS: [&str; 6] = ["id", "owner", "orgid", "accountid", "access", "username"];
+const KEYWORD_FIELDS: [&str; 8] = [
+    "id",
+    "owner",
+    "orgid",
+    "accountid",
+    "access",
+    "username",
+    "email",
+    "idpusername",
+];
 
 /// Lower-cased words of `s` (runs of letters and digits).
 pub fn words(s: &str) -> Vec<String> {

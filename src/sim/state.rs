@@ -1,6 +1,9 @@
 //! The portal's in-memory state — orgs, users, groups — and every rule that changes or reveals
 //! it: permissions, the group limit, title uniqueness, the 25-name cap, visibility, search lag.
 //!
+//! Concerns with their own rules live in submodules: `directory` (who sees which accounts),
+//! `members` (listing and changing a group's members), `reassign`, `invitations`.
+//!
 //! Everything here is synchronous and runs under one short `std::sync::Mutex` lock held by the
 //! caller ([`super::server`]); nothing awaits while holding it. Operations return the JSON
 //! document of the response or an [`ApiError`], so the HTTP layer only formats.
@@ -13,9 +16,17 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::config::{SeedGroup, SimConfig, SimRole, SimUser};
+use super::config::{PrivilegesIn, SeedGroup, SimConfig, SimRole, SimUser, UserAccess};
 use super::search::{Doc, Page, Query};
 use super::wire::{ApiError, Params};
+
+mod directory;
+mod invitations;
+mod members;
+mod reassign;
+
+pub use directory::Listing;
+use invitations::Invitation;
 
 /// Most names one addUsers/removeUsers call may carry (`users` and `admins` together).
 pub const MAX_NAMES_PER_CALL: usize = 25;
@@ -80,6 +91,9 @@ pub struct User {
     pub org_id: String,
     /// Role in the org.
     pub role: SimRole,
+    email: String,
+    idp_username: Option<String>,
+    access: UserAccess,
     password: Option<String>,
     /// Memberships outside this simulator, counted toward the group limit.
     extra_groups: u32,
@@ -128,8 +142,10 @@ struct Group {
     admins: BTreeSet<String>,
     /// Plain members.
     members: BTreeSet<String>,
-    /// Pending invitations (username → role).
-    invited: HashMap<String, String>,
+    /// Invitations (canonical username → invitation), expired ones included.
+    invited: HashMap<String, Invitation>,
+    /// When each member or manager joined (epoch ms; the owner: creation).
+    joined: HashMap<String, i64>,
     /// Search ignores the group until then (`--search-lag`).
     searchable_at: Instant,
     seq: u64,
@@ -193,6 +209,8 @@ impl Doc for User {
             "id" => Some(&self.id),
             "username" => Some(&self.username),
             "orgid" => Some(&self.org_id),
+            "email" => Some(&self.email),
+            "idpusername" => self.idp_username.as_deref(),
             _ => None,
         }
     }
@@ -214,6 +232,16 @@ impl Doc for User {
 pub struct Portal {
     group_limit: u32,
     search_lag: Duration,
+    /// `--legacy-members-cap`.
+    legacy_members_cap: Option<u32>,
+    /// `--strict-chunks`.
+    strict_chunks: bool,
+    /// `--exact-case`.
+    exact_case: bool,
+    /// `--privileges-in`.
+    privileges_in: PrivilegesIn,
+    /// `--reassign-drops-owner`.
+    reassign_drops_owner: bool,
     admin_username: String,
     /// Keyed by lower-cased username: usernames are unique case-insensitively.
     users: HashMap<String, User>,
@@ -311,6 +339,11 @@ impl Portal {
         let mut portal = Portal {
             group_limit: config.group_limit,
             search_lag: config.search_lag,
+            legacy_members_cap: config.legacy_members_cap,
+            strict_chunks: config.strict_chunks,
+            exact_case: config.exact_case,
+            privileges_in: config.privileges_in,
+            reassign_drops_owner: config.reassign_drops_owner,
             admin_username: config.admin_username.clone(),
             users: HashMap::new(),
             groups: HashMap::new(),
@@ -323,13 +356,16 @@ impl Portal {
             org: None,
             role: SimRole::OrgAdmin,
             password: Some(config.admin_password.clone()),
-            groups: 0,
+            ..SimUser::new(config.admin_username.clone())
         });
         for u in &config.users {
             portal.add_user(u);
         }
         for n in 1..=config.seed_users {
-            portal.add_user(&SimUser::new(format!("user{n:06}")));
+            portal.add_user(&SimUser {
+                email: Some(format!("user{n:06}@example.edu")),
+                ..SimUser::new(format!("user{n:06}"))
+            });
         }
         for g in &config.initial_groups {
             portal.seed_group(g)?;
@@ -357,6 +393,12 @@ impl Portal {
                 org_name: u.org.clone().unwrap_or_else(|| "home".to_owned()),
                 org_id: org_id_for(u.org.as_deref()),
                 role: u.role,
+                email: u
+                    .email
+                    .clone()
+                    .unwrap_or_else(|| format!("{}@example.invalid", u.username)),
+                idp_username: u.idp_username.clone(),
+                access: u.access,
                 password: u.password.clone(),
                 extra_groups: u.groups,
                 groups: 0,
@@ -447,6 +489,7 @@ impl Portal {
             admins: BTreeSet::new(),
             members: BTreeSet::new(),
             invited: HashMap::new(),
+            joined: HashMap::from([(owner.to_owned(), now)]),
             searchable_at: Instant::now() + self.search_lag,
             seq,
         };
@@ -475,6 +518,7 @@ impl Portal {
             g.members.insert(username.to_owned());
         }
         g.invited.remove(username);
+        g.joined.entry(username.to_owned()).or_insert_with(now_ms);
         if !was_in && let Some(u) = self.users.get_mut(&username.to_lowercase()) {
             u.groups += 1;
         }
@@ -555,21 +599,23 @@ impl Portal {
         v
     }
 
-    fn user_json(&self, u: &User, with_groups: bool) -> Value {
-        let mut v = json!({
+    /// Every property of an account as its owner or an org admin sees it (without `groups`).
+    fn user_json(&self, u: &User) -> Value {
+        json!({
             "username": u.username,
             "id": u.id,
             "fullName": u.username,
             "firstName": u.username,
             "lastName": "",
             "description": null,
-            "email": format!("{}@example.invalid", u.username),
+            "email": u.email,
+            "idpUsername": u.idp_username,
             "tags": [],
             "culture": "en",
             "region": "",
             "units": "english",
             "thumbnail": null,
-            "access": "org",
+            "access": u.access.as_str(),
             "created": u.created_ms,
             "modified": u.created_ms,
             "provider": "arcgis",
@@ -581,15 +627,26 @@ impl Portal {
             "storageUsage": 0,
             "storageQuota": 2_199_023_255_552_u64,
             "mfaEnabled": false,
-        });
-        if with_groups {
-            let mut groups: Vec<&Group> = self
-                .groups
-                .values()
-                .filter(|g| g.contains(&u.username))
-                .collect();
-            groups.sort_by_key(|g| g.seq);
-            v["groups"] = groups.iter().map(|g| self.group_json(g, Some(u))).collect();
+            "userType": "creatorUT",
+        })
+    }
+
+    /// `v` (a [`Self::user_json`] of `u`) plus every group `u` owns or belongs to.
+    fn with_groups(&self, u: &User, mut v: Value) -> Value {
+        let mut groups: Vec<&Group> = self
+            .groups
+            .values()
+            .filter(|g| g.contains(&u.username))
+            .collect();
+        groups.sort_by_key(|g| g.seq);
+        v["groups"] = groups.iter().map(|g| self.group_json(g, Some(u))).collect();
+        v
+    }
+
+    /// `v` without its `privileges` unless `listed` (`--privileges-in`).
+    fn privileges_if(listed: bool, mut v: Value) -> Value {
+        if !listed && let Some(o) = v.as_object_mut() {
+            o.remove("privileges");
         }
         v
     }
@@ -622,7 +679,8 @@ impl Portal {
             "helperServices": {},
         });
         if let Some(u) = me {
-            v["user"] = self.user_json(u, false);
+            v["user"] =
+                Self::privileges_if(self.privileges_in.in_portals_self(), self.user_json(u));
         }
         v
     }
@@ -630,62 +688,11 @@ impl Portal {
     /// `community/self`: the caller with every group they own or belong to (no search lag).
     pub fn community_self(&self, caller: Option<&str>) -> Result<Value, ApiError> {
         let me = self.signed_in(caller)?;
-        Ok(self.user_json(me, true))
-    }
-
-    /// `community/users/{username}`: anyone signed in sees any user (other orgs included,
-    /// with their own `orgId`); `groups` only for the user themselves or their org admin.
-    pub fn user_get(&self, caller: Option<&str>, username: &str) -> Result<Value, ApiError> {
-        let me = self.caller(caller);
-        let u = self.user(username).ok_or_else(ApiError::user_not_found)?;
-        let with_groups = me.is_some_and(|m| m.username == u.username || m.is_admin_of(&u.org_id));
-        Ok(self.user_json(u, with_groups))
-    }
-
-    /// `portals/self/users` (and `/search`): the caller's org, paged, by username.
-    pub fn org_users(&self, caller: Option<&str>, p: &Params) -> Result<Value, ApiError> {
-        let me = self.signed_in(caller)?;
-        let mut users: Vec<&User> = self
-            .users
-            .values()
-            .filter(|u| u.org_id == me.org_id)
-            .collect();
-        if let Some(q) = p.non_empty("q") {
-            let q = Query::parse(q);
-            users.retain(|u| q.score(*u).is_some());
-        }
-        users.sort_by_key(|u| u.username.to_lowercase());
-        let page = Page::from_params(p.get("start"), p.get("num"), 10);
-        let (range, next) = page.window(users.len());
-        Ok(json!({
-            "total": users.len(),
-            "start": page.start,
-            "num": page.num,
-            "nextStart": next,
-            "users": users[range].iter().map(|u| self.user_json(u, false)).collect::<Vec<_>>(),
-        }))
-    }
-
-    /// `community/users` with `q`: user search across orgs, paged.
-    pub fn search_users(&self, caller: Option<&str>, p: &Params) -> Result<Value, ApiError> {
-        self.signed_in(caller)?;
-        let q = Query::parse(p.get("q").unwrap_or(""));
-        let mut users: Vec<&User> = self
-            .users
-            .values()
-            .filter(|u| q.score(*u).is_some())
-            .collect();
-        users.sort_by_key(|u| u.username.to_lowercase());
-        let page = Page::from_params(p.get("start"), p.get("num"), 10);
-        let (range, next) = page.window(users.len());
-        Ok(json!({
-            "query": p.get("q").unwrap_or(""),
-            "total": users.len(),
-            "start": page.start,
-            "num": page.num,
-            "nextStart": next,
-            "results": users[range].iter().map(|u| self.user_json(u, false)).collect::<Vec<_>>(),
-        }))
+        let v = self.with_groups(me, self.user_json(me));
+        Ok(Self::privileges_if(
+            self.privileges_in.in_community_self(),
+            v,
+        ))
     }
 
     /// `community/groups`: fuzzy search over the groups the caller may see, minus those still
@@ -742,55 +749,6 @@ impl Portal {
         Ok(self.group_json(g, me))
     }
 
-    /// `community/groups/{id}/users`: owner, admins (owner included), plain members.
-    /// Only for members and those who may manage the group.
-    pub fn group_users(&self, caller: Option<&str>, id: &str) -> Result<Value, ApiError> {
-        let me = self.caller(caller);
-        let g = self.visible_group(id, me)?;
-        let allowed = me.is_some_and(|u| g.contains(&u.username) || Self::can_manage(g, u));
-        if !allowed {
-            return Err(ApiError::forbidden());
-        }
-        let admins: Vec<&str> = std::iter::once(g.owner.as_str())
-            .chain(g.admins.iter().map(String::as_str))
-            .collect();
-        Ok(json!({"owner": g.owner, "admins": admins, "users": g.members}))
-    }
-
-    /// `community/groups/{id}/userList`: the paged member list.
-    pub fn group_user_list(
-        &self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let me = self.caller(caller);
-        let g = self.visible_group(id, me)?;
-        if !me.is_some_and(|u| g.contains(&u.username) || Self::can_manage(g, u)) {
-            return Err(ApiError::forbidden());
-        }
-        let wanted = p.get("memberType").map(str::to_ascii_lowercase);
-        let all: Vec<(&str, &str)> = std::iter::once((g.owner.as_str(), "owner"))
-            .chain(g.admins.iter().map(|a| (a.as_str(), "admin")))
-            .chain(g.members.iter().map(|m| (m.as_str(), "member")))
-            .filter(|(_, t)| match wanted.as_deref() {
-                Some("admin") => *t != "member",
-                Some("member") => *t == "member",
-                _ => true,
-            })
-            .collect();
-        let page = Page::from_params(p.get("start"), p.get("num"), 25);
-        let (range, next) = page.window(all.len());
-        let users: Vec<Value> = all[range]
-            .iter()
-            .map(|(u, t)| json!({"username": u, "fullName": u, "memberType": t, "thumbnail": null, "joined": g.created_ms}))
-            .collect();
-        Ok(json!({
-            "owner": g.owner, "total": all.len(), "start": page.start, "num": page.num,
-            "nextStart": next, "users": users,
-        }))
-    }
-
     /// `community/createGroup`: the caller becomes owner; titles are unique per owner
     /// (case-insensitive, trailing whitespace trimmed); the owner must be below the group limit.
     pub fn create_group(&mut self, caller: Option<&str>, p: &Params) -> Result<Value, ApiError> {
@@ -831,103 +789,6 @@ impl Portal {
             return Err(ApiError::forbidden());
         }
         Ok((g.id.clone(), me))
-    }
-
-    /// `…/addUsers`: `users` join as members, `admins` as managers (members are promoted).
-    /// Unknown users, users of another org, users at the group limit and users already in
-    /// the group (in that role) come back in `notAdded`.
-    pub fn add_users(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let (users, admins) = (p.list("users"), p.list("admins"));
-        let (id, _) = self.managed_group(caller, id)?;
-        if users.len() + admins.len() > MAX_NAMES_PER_CALL {
-            return Err(ApiError::too_many_users());
-        }
-        let mut not_added: NotApplied = Vec::new();
-        for (name, as_admin) in users
-            .iter()
-            .map(|n| (n, false))
-            .chain(admins.iter().map(|n| (n, true)))
-        {
-            let g = &self.groups[&id];
-            let Some(u) = self.user(name) else {
-                not_added.push(name.clone());
-                continue;
-            };
-            let current = g.member_type(&u.username);
-            let eligible = u.org_id == g.org_id
-                && match (current, as_admin) {
-                    ("none", _) => u.memberships() < u64::from(self.group_limit),
-                    ("member", true) => true, // promotion
-                    _ => false,               // already in the group in that role (or owner)
-                };
-            if eligible {
-                let canonical = u.username.clone();
-                self.join(&id, &canonical, as_admin);
-            } else {
-                not_added.push(name.clone());
-            }
-        }
-        Ok(json!({"notAdded": not_added}))
-    }
-
-    /// `…/removeUsers`: members and managers leave; the owner, unknown users and non-members
-    /// come back in `notRemoved`.
-    pub fn remove_users(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let names = [p.list("users"), p.list("admins")].concat();
-        let (id, _) = self.managed_group(caller, id)?;
-        if names.len() > MAX_NAMES_PER_CALL {
-            return Err(ApiError::too_many_users());
-        }
-        let mut not_removed: NotApplied = Vec::new();
-        for name in &names {
-            let canonical = self.user(name).map(|u| u.username.clone());
-            let g = self.groups.get_mut(&id).expect("group checked above");
-            let removed = canonical
-                .as_ref()
-                .is_some_and(|c| g.members.remove(c) | g.admins.remove(c));
-            match canonical.filter(|_| removed) {
-                Some(c) => {
-                    if let Some(u) = self.users.get_mut(&c.to_lowercase()) {
-                        u.groups -= 1;
-                    }
-                }
-                None => not_removed.push(name.clone()),
-            }
-        }
-        Ok(json!({"notRemoved": not_removed}))
-    }
-
-    /// `…/invite`: records invitations (they never turn into memberships here).
-    pub fn invite(
-        &mut self,
-        caller: Option<&str>,
-        id: &str,
-        p: &Params,
-    ) -> Result<Value, ApiError> {
-        let (id, _) = self.managed_group(caller, id)?;
-        let role = p.get("role").unwrap_or("group_member").to_owned();
-        let names: Vec<String> = p
-            .list("users")
-            .iter()
-            .filter_map(|n| self.user(n).map(|u| u.username.clone()))
-            .collect();
-        let g = self.groups.get_mut(&id).expect("group checked above");
-        for n in names {
-            if !g.contains(&n) {
-                g.invited.insert(n, role.clone());
-            }
-        }
-        Ok(json!({"success": true, "groupId": id}))
     }
 
     /// `…/update`: owner, managers and the org admin; a title change keeps per-owner

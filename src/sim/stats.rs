@@ -21,14 +21,22 @@ pub enum Endpoint {
     OAuthSignin,
     /// `portals/self`.
     PortalSelf,
-    /// `portals/self/users` and `portals/self/users/search`.
+    /// `portals/self/users`.
     PortalUsers,
+    /// `portals/self/users/search`.
+    PortalUserSearch,
     /// `community/self`.
     CommunitySelf,
     /// `community/users/{username}`.
     UserGet,
     /// `community/users` (user search with `q`).
     UserSearch,
+    /// `community/users/{username}/invitations` and `…/invitations/{id}`.
+    UserInvitations,
+    /// `community/users/{username}/invitations/{id}/accept`.
+    AcceptInvitation,
+    /// `community/users/{username}/invitations/{id}/decline`.
+    DeclineInvitation,
     /// `community/groups` (group search).
     GroupSearch,
     /// `community/groups/{id}`.
@@ -45,6 +53,8 @@ pub enum Endpoint {
     RemoveUsers,
     /// `community/groups/{id}/invite`.
     Invite,
+    /// `community/groups/{id}/reassign`.
+    Reassign,
     /// `community/groups/{id}/update`.
     Update,
     /// `community/groups/{id}/delete`.
@@ -55,7 +65,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// All endpoints, in `by_endpoint` order.
-    pub const ALL: [Endpoint; 21] = [
+    pub const ALL: [Endpoint; 26] = [
         Endpoint::Info,
         Endpoint::GenerateToken,
         Endpoint::OAuthToken,
@@ -63,9 +73,13 @@ impl Endpoint {
         Endpoint::OAuthSignin,
         Endpoint::PortalSelf,
         Endpoint::PortalUsers,
+        Endpoint::PortalUserSearch,
         Endpoint::CommunitySelf,
         Endpoint::UserGet,
         Endpoint::UserSearch,
+        Endpoint::UserInvitations,
+        Endpoint::AcceptInvitation,
+        Endpoint::DeclineInvitation,
         Endpoint::GroupSearch,
         Endpoint::GroupGet,
         Endpoint::GroupUsers,
@@ -74,6 +88,7 @@ impl Endpoint {
         Endpoint::AddUsers,
         Endpoint::RemoveUsers,
         Endpoint::Invite,
+        Endpoint::Reassign,
         Endpoint::Update,
         Endpoint::Delete,
         Endpoint::Other,
@@ -89,9 +104,13 @@ impl Endpoint {
             Endpoint::OAuthSignin => "oauth2/signin",
             Endpoint::PortalSelf => "portals/self",
             Endpoint::PortalUsers => "portals/self/users",
+            Endpoint::PortalUserSearch => "portals/self/users/search",
             Endpoint::CommunitySelf => "community/self",
             Endpoint::UserGet => "community/users",
             Endpoint::UserSearch => "community/users/search",
+            Endpoint::UserInvitations => "community/users/invitations",
+            Endpoint::AcceptInvitation => "invitations/accept",
+            Endpoint::DeclineInvitation => "invitations/decline",
             Endpoint::GroupSearch => "community/groups",
             Endpoint::GroupGet => "groups/get",
             Endpoint::GroupUsers => "groups/users",
@@ -100,6 +119,7 @@ impl Endpoint {
             Endpoint::AddUsers => "addUsers",
             Endpoint::RemoveUsers => "removeUsers",
             Endpoint::Invite => "invite",
+            Endpoint::Reassign => "reassign",
             Endpoint::Update => "update",
             Endpoint::Delete => "delete",
             Endpoint::Other => "other",
@@ -114,6 +134,9 @@ impl Endpoint {
                 | Endpoint::AddUsers
                 | Endpoint::RemoveUsers
                 | Endpoint::Invite
+                | Endpoint::Reassign
+                | Endpoint::AcceptInvitation
+                | Endpoint::DeclineInvitation
                 | Endpoint::Update
                 | Endpoint::Delete
         )
@@ -134,7 +157,8 @@ pub struct StatsSnapshot {
     pub total: u64,
     /// Write operations that reached the state, dropped responses included.
     pub writes: u64,
-    /// Requests answered HTTP 429 (`--rate-limit`, `--max-in-flight`).
+    /// Throttled requests (`--rate-limit`, `--max-in-flight`, `--cool-off`), whatever their
+    /// `--throttle-status`.
     pub throttled_429: u64,
     /// Requests answered 500/502/503 by `--fail-rate`.
     pub faults_5xx: u64,

@@ -109,6 +109,21 @@ impl ApiError {
             .with_code("ORG_3100")
     }
 
+    /// `--strict-chunks`: an addUsers call naming an account that does not exist fails as a
+    /// whole. No public source shows the real reply; this is the most plausible one: code
+    /// 400, the message and the details naming the user (see the module doc of `sim`).
+    pub fn unknown_user_in_call(username: &str) -> Self {
+        ApiError::new(
+            400,
+            format!(
+                "Unable to add users to group: user '{username}' does not exist or is inaccessible."
+            ),
+        )
+        .with_detail(format!(
+            "User '{username}' does not exist or is inaccessible."
+        ))
+    }
+
     /// The caller already owns a group with this title (`verb`: "create" or "update").
     pub fn duplicate_title(verb: &str, title: &str) -> Self {
         ApiError::new(400, format!("Unable to {verb} group."))
@@ -134,9 +149,10 @@ impl ApiError {
         ApiError::new(404, "Resource does not exist or is inaccessible.")
     }
 
-    /// The JSON 429 of `--rate-limit` / `--max-in-flight`.
-    pub fn throttled() -> Self {
-        ApiError::new(429, "Too many requests. Try again later.")
+    /// The throttled reply of `--rate-limit` / `--max-in-flight` / `--cool-off`, with the
+    /// `--throttle-status` code (429 or 403).
+    pub fn throttled(code: u16) -> Self {
+        ApiError::new(code, "Too many requests. Try again later.")
     }
 
     /// The JSON 500 of `--fail-rate`.

@@ -44,10 +44,19 @@ pub fn config() -> SimConfig {
     }
 }
 
-/// A loopback client that ignores proxy variables.
+/// The referer [`Sim::token`] binds its tokens to; [`client`] sends it on every request.
+pub const REFERER: &str = "http://localhost";
+
+/// A loopback client that ignores proxy variables and sends `Referer: REFERER`.
 pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::REFERER,
+        reqwest::header::HeaderValue::from_static(REFERER),
+    );
     reqwest::Client::builder()
         .no_proxy()
+        .default_headers(headers)
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .expect("client")
@@ -151,7 +160,7 @@ impl Sim {
                     ("username", username),
                     ("password", password),
                     ("client", "referer"),
-                    ("referer", "http://localhost"),
+                    ("referer", REFERER),
                 ],
             )
             .await;
