@@ -203,12 +203,13 @@ def timeline_text(timeline: list[dict]) -> str:
 
 def count_cool_offs(timeline: list[dict], cool_off_s: float) -> int:
     """Cool-offs as the portal's side shows them: a stretch with no request accepted, at least
-    `cool_off_s` minus two bins long, that began with (or contains) a refused request. Nothing
-    else stops every request for that long: a 429 with `Retry-After: 1` pauses the client for
-    one second, and an idle client sends nothing to refuse."""
+    `cool_off_s` minus two bins long (or still open when the run ended: a client that gives up
+    during one), that began with (or contains) a refused request. Nothing else stops every
+    request for that long: a 429 with `Retry-After: 1` pauses the client for one second, and an
+    idle client sends nothing to refuse."""
     count, quiet, refused, prev_throttled = 0, 0.0, 0, 0
     slack = 2 * max((x["dt"] for x in timeline), default=0.5)
-    for x in [*timeline, {"accepted": 1, "throttled": 0, "dt": 0}]:  # a sentinel closes the last stretch
+    for x in timeline:
         if x["accepted"] == 0:
             if quiet == 0:
                 refused = prev_throttled
@@ -219,7 +220,7 @@ def count_cool_offs(timeline: list[dict], cool_off_s: float) -> int:
                 count += 1
             quiet = 0.0
         prev_throttled = x["throttled"]
-    return count
+    return count + (1 if quiet and refused else 0)
 
 
 def stats_delta(after: dict, before: dict | None) -> dict:
@@ -409,7 +410,7 @@ def scenario_result(name: str, imp: Import, roster: Roster, minimum: int | None,
         "timeline": timeline_text(imp.timeline),
         # diagnostic, not a target: the median bin once the run has started and before its
         # tail (the first and last second dropped), to tell start-up losses from pacing
-        "steady_req_per_s": statistics.median(x["req_per_s"] for x in imp.timeline[2:-2]) if len(imp.timeline) > 4 else None,
+        "steady_req_per_s": round(statistics.median(x["req_per_s"] for x in imp.timeline[2:-2]), 1) if len(imp.timeline) > 4 else None,
     }
     if extra:
         r.update(extra)
