@@ -273,6 +273,7 @@ impl ImportConfig {
                 concurrency,
                 rate,
                 ca_cert,
+                ..ClientOptions::default()
             },
             plan: PlanOptions {
                 dry_run: args.dry_run,

@@ -29,6 +29,7 @@ fn options() -> ClientOptions {
         concurrency: NonZeroUsize::new(8).unwrap(),
         rate: RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
         ca_cert: None,
+        ..ClientOptions::default()
     }
 }
 
@@ -709,10 +710,10 @@ async fn a_fixed_rate_spaces_requests() {
     }
     let seen = mock.seen();
     let span = seen.last().unwrap().at - seen[0].at;
-    // 20 intervals at 19 req/s (20 with 5 % headroom) ≈ 1.05 s; never a burst.
+    // 20 intervals at 19.2 req/s (20 with 4 % headroom) ≈ 1.04 s; never a burst.
     assert!(span >= Duration::from_millis(950), "{span:?}");
     let rate = client.stats().current_rate.unwrap();
-    assert!((rate - 19.0).abs() < 1e-9, "{rate}");
+    assert!((rate - 19.2).abs() < 1e-9, "{rate}");
 }
 
 #[tokio::test]
@@ -780,4 +781,140 @@ async fn an_unparseable_ca_certificate_is_a_setup_error() {
     .await
     .unwrap_err();
     assert!(matches!(err, PortalError::Setup(_)), "{err:?}");
+}
+
+/// A server on 127.0.0.1 whose every reply is a 200 with a body that never ends (chunked, no
+/// length), or that announces `content_length` bytes. Counts the requests it answered.
+async fn endless_server(content_length: Option<u64>) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&served);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let framing = match content_length {
+                    Some(n) => format!("Content-Length: {n}"),
+                    None => "Transfer-Encoding: chunked".to_owned(),
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+                );
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = "x".repeat(64 * 1024);
+                let frame = match content_length {
+                    Some(_) => chunk,
+                    None => format!("{:x}\r\n{chunk}\r\n", chunk.len()),
+                };
+                // Until the client hangs up.
+                while socket.write_all(frame.as_bytes()).await.is_ok() {}
+            });
+        }
+    });
+    (url, served)
+}
+
+#[tokio::test]
+async fn endless_reply_bodies_are_cut_at_the_cap_and_not_retried() {
+    for content_length in [None, Some(100 * 1024 * 1024 * 1024)] {
+        let (url, served) = endless_server(content_length).await;
+        let client = PortalClient::connect(
+            PortalUrl::parse(&url).unwrap(),
+            api_key("k"),
+            ClientOptions {
+                timeout: Duration::from_secs(120),
+                ..options()
+            },
+        )
+        .await
+        .unwrap();
+        let err = client.portal_self().await.unwrap_err();
+        assert!(
+            matches!(err, PortalError::ReplyTooLarge { cap, .. } if cap == 64 * 1024 * 1024),
+            "{content_length:?}: {err:?}"
+        );
+        assert!(!err.is_retryable() && !err.is_unavailable());
+        assert!(err.to_string().contains("exceeds 64 MiB"), "{err}");
+        assert_eq!(served.load(Ordering::SeqCst), 1, "not retried");
+    }
+}
+
+/// A mock whose member lists are refused with `refusal` for the first `refused_for`.
+async fn cool_off_portal(refusal: fn() -> Reply, refused_for: Duration) -> MockPortal {
+    let started = Instant::now();
+    MockPortal::start(move |_, _| {
+        if started.elapsed() < refused_for {
+            refusal()
+        } else {
+            members_reply()
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cool_off_is_waited_out_with_single_probes_and_spends_no_retries() {
+    let too_many_403 = || {
+        Reply::status_json(
+            403,
+            json!({"error": {"code": 403, "message": "Too many requests. Try again later.", "details": []}}),
+        )
+    };
+    let bare_429 = || {
+        Reply::status_json(
+            429,
+            json!({"error": {"code": 429, "message": "Too many requests.", "details": []}}),
+        )
+    };
+    for refusal in [too_many_403 as fn() -> Reply, bare_429] {
+        // Refused for 2.5 s: the request meets the wall, the probe after 1 s is refused too
+        // (a cool-off), the next one 2 s later gets through.
+        let mock = cool_off_portal(refusal, Duration::from_millis(2500)).await;
+        let client = connect_to(
+            &mock,
+            api_key("k"),
+            ClientOptions {
+                retries: 1,
+                ..options()
+            },
+        )
+        .await;
+        let mut calls = Vec::new();
+        for n in 0..4 {
+            let client = client.clone();
+            calls.push(tokio::spawn(async move {
+                client.group_members(&format!("g{n}")).await
+            }));
+        }
+        for call in calls {
+            call.await.unwrap().expect("waited out, not failed");
+        }
+        let stats = client.stats();
+        assert_eq!(stats.cool_offs, 1, "{stats:?}");
+        // Whatever was in flight meets the wall; then one probe at ~1 s (refused) and one at
+        // ~3 s (through), and only then the rest: nothing else is sent against the wall.
+        let seen = mock.seen();
+        let first = seen[0].at;
+        let during = seen
+            .iter()
+            .filter(|s| {
+                (Duration::from_millis(500)..Duration::from_millis(2500)).contains(&(s.at - first))
+            })
+            .count();
+        assert_eq!(during, 1, "one probe while refused: {stats:?}");
+        assert_eq!(seen.len() as u64 - stats.throttled, 4, "{stats:?}");
+    }
 }

@@ -74,6 +74,7 @@ async fn no_secret_in_trace_logs_errors_or_debug_output() {
             concurrency: NonZeroUsize::new(4).unwrap(),
             rate: RateSetting::Fixed(NonZeroU32::new(1000).unwrap()),
             ca_cert: None,
+            ..ClientOptions::default()
         },
     )
     .await

@@ -29,6 +29,7 @@ fn options(rate: RateSetting) -> ClientOptions {
         concurrency: NonZeroUsize::new(16).unwrap(),
         rate,
         ca_cert: None,
+        ..ClientOptions::default()
     }
 }
 

@@ -58,6 +58,20 @@ impl Token {
         self.renew_at.is_some_and(|at| now >= at)
     }
 
+    /// Good to send at `now`: at most halfway from its renewal time to its expiry, so that
+    /// it is still within its lifetime when the request arrives.
+    pub(crate) fn sendable_at(&self, now: Instant) -> bool {
+        match (self.renew_at, self.expires_at) {
+            (Some(renew), Some(expires)) => now < renew + (expires - renew) / 2,
+            _ => true,
+        }
+    }
+
+    /// Within its lifetime at `at`, as far as the client knows (static tokens always are).
+    pub(crate) fn live_at(&self, at: Instant) -> bool {
+        self.expires_at.is_none_or(|expires| at < expires)
+    }
+
     /// Builds a token from `generateToken`'s reply.
     fn issued(reply: TokenReply, generation: u64, now: Instant) -> Token {
         let requested = Duration::from_secs(TOKEN_MINUTES * 60);
@@ -125,7 +139,8 @@ impl Auth {
         self.renewable
     }
 
-    fn current(&self) -> Option<Arc<Token>> {
+    /// The latest token, as it is (no renewal).
+    pub(crate) fn current(&self) -> Option<Arc<Token>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, LOCATION, REFERER, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderValue, LOCATION, REFERER, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,7 +26,7 @@ use super::auth::{Auth, RenewReason, TOKEN_MINUTES, Token};
 use super::credentials::Credentials;
 use super::error::{PortalError, classify_response};
 use super::kind::RequestKind;
-use super::pacing::{Pacer, RateSetting, Signal};
+use super::pacing::{Pacer, RateSetting, Refused, STALL_LIMIT, Signal};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::stats::{ClientStats, Counters};
 use super::url::PortalUrl;
@@ -45,6 +45,9 @@ pub const AUTH_HEADER: &str = "X-Esri-Authorization";
 pub const MAX_USERS_PER_CALL: usize = 25;
 /// The largest `num` a search page may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// The largest reply body read (64 MiB): far above any real portal reply (a page of 100
+/// users or groups is tens of KiB), low enough that a broken server cannot exhaust memory.
+pub const MAX_REPLY_BYTES: u64 = 64 * 1024 * 1024;
 /// Idle pooled connections are dropped after this: well under the keep-alive of common
 /// proxies and load balancers (60–75 s), so a request never races a server-side close.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -65,10 +68,15 @@ pub struct ClientOptions {
     /// Extra trusted CA certificates (PEM; several may be concatenated), for portals behind a
     /// private CA. The system's trust store stays in use.
     pub ca_cert: Option<Vec<u8>>,
+    /// Give up (exit 4) when nothing has succeeded for this long while requests fail or are
+    /// throttled — or 3 × the longest `Retry-After` honoured, if longer. Default
+    /// [`STALL_LIMIT`] (2 min).
+    pub stall_limit: Duration,
 }
 
 impl Default for ClientOptions {
-    /// The CLI defaults: 60 s / 10 s timeouts, 6 retries, 16 in flight, `auto` rate.
+    /// The CLI defaults: 60 s / 10 s timeouts, 6 retries, 16 in flight, `auto` rate, 2 min
+    /// stall limit.
     fn default() -> Self {
         ClientOptions {
             timeout: Duration::from_secs(60),
@@ -77,6 +85,7 @@ impl Default for ClientOptions {
             concurrency: NonZeroUsize::new(16).expect("16 is not zero"),
             rate: RateSetting::Auto,
             ca_cert: None,
+            stall_limit: STALL_LIMIT,
         }
     }
 }
@@ -162,7 +171,7 @@ impl PortalClient {
                 http,
                 auth: Auth::new(&credentials),
                 credentials,
-                pacer: Pacer::new(options.concurrency, options.rate),
+                pacer: Pacer::new(options.concurrency, options.rate, options.stall_limit),
                 retry: RetryPolicy::new(options.retries),
                 counters: Counters::default(),
                 succeeded: Default::default(),
@@ -193,9 +202,10 @@ impl PortalClient {
 
     /// What the client has sent so far.
     pub fn stats(&self) -> ClientStats {
-        self.inner
-            .counters
-            .snapshot(Some(self.inner.pacer.current_rate()))
+        self.inner.counters.snapshot(
+            Some(self.inner.pacer.current_rate()),
+            self.inner.pacer.cool_offs(),
+        )
     }
 
     /// `portals/self`: the organization (its id narrows group searches) and the caller.
@@ -417,39 +427,14 @@ impl PortalClient {
         })
     }
 
-    /// Sends one authenticated call, with token renewal and retries (see `retry`).
+    /// Sends one authenticated call, with a token per attempt and retries (see `retry`).
     async fn call(
         &self,
         kind: RequestKind,
         url: Url,
         params: &[(&str, &str)],
     ) -> Result<Value, PortalError> {
-        let mut token_retry_used = false;
-        loop {
-            let token = self.inner.auth.token(|| self.fetch_token()).await?;
-            match self.attempts_with(kind, &url, params, Some(&token)).await {
-                Err(err) if err.is_token_error() => {
-                    if !self.inner.auth.renewable() || token_retry_used {
-                        warn!(kind = kind.as_str(), error = %err, "token rejected");
-                        return Err(PortalError::TokenRejected {
-                            kind,
-                            code: err.code().unwrap_or(498),
-                            renewable: self.inner.auth.renewable(),
-                        });
-                    }
-                    token_retry_used = true;
-                    debug!(kind = kind.as_str(), "token rejected; renewing once");
-                    self.inner
-                        .auth
-                        .renew(Some(token.generation), RenewReason::Rejected, || {
-                            self.fetch_token()
-                        })
-                        .await?;
-                    self.inner.counters.retried();
-                }
-                other => return other,
-            }
-        }
+        self.attempts_with(kind, &url, params, true).await
     }
 
     /// Anonymous attempts (generateToken).
@@ -459,67 +444,75 @@ impl PortalClient {
         url: &Url,
         params: &[(&str, &str)],
     ) -> Result<Value, PortalError> {
-        self.attempts_with(kind, url, params, None).await
+        self.attempts_with(kind, url, params, false).await
     }
 
-    /// Sends a request until it succeeds, fails for good, or retries run out. Token errors are
-    /// returned to [`Self::call`] at once.
+    /// Sends a request until it succeeds, fails for good, retries run out, or the run stops or
+    /// stalls. Throttled replies do not spend retries: waiting them out is the pacer's job
+    /// (pauses, cool-off probes), bounded by its stall deadline. A token error renews the
+    /// token; a token refused while within its lifetime is renewed once, then the call fails.
     async fn attempts_with(
         &self,
         kind: RequestKind,
         url: &Url,
         params: &[(&str, &str)],
-        token: Option<&Token>,
+        authenticated: bool,
     ) -> Result<Value, PortalError> {
         let policy = self.inner.retry;
         let mut retries_used = 0u32;
         let mut forbidden_retry_used = false;
+        let mut token_renewed = false;
         let mut ambiguous = false;
+        let mut last: Option<PortalError> = None;
         loop {
-            let err = match self.send_once(kind, url, params, token).await {
+            let attempt = match self.send_once(kind, url, params, authenticated).await {
+                Ok(attempt) => attempt,
+                Err(refused) => return Err(refusal(kind, refused, ambiguous, last)),
+            };
+            let err = match attempt.outcome {
                 Ok(value) => {
                     self.inner.succeeded[kind.index()].store(true, Ordering::Relaxed);
                     return Ok(value);
                 }
                 Err(err) => err,
             };
-            if err.is_token_error() {
-                return Err(err);
-            }
-            ambiguous |= err.is_ambiguous();
-            if err.is_retryable() {
-                if retries_used >= policy.retries {
-                    warn!(kind = kind.as_str(), attempts = retries_used + 1, error = %err, "giving up");
-                    return Err(PortalError::Unavailable {
-                        kind,
-                        attempts: retries_used + 1,
-                        ambiguous,
-                        last: Box::new(err),
-                    });
-                }
-                retries_used += 1;
-                // With Retry-After the whole client is already paused; the pacer makes this
-                // request wait for it. Otherwise back off on our own.
-                let delay = if err.retry_after().is_some() {
-                    Duration::ZERO
-                } else {
-                    policy.backoff(retries_used)
-                };
-                warn!(
-                    kind = kind.as_str(),
-                    retry = retries_used,
-                    of = policy.retries,
-                    delay_ms = delay.as_millis() as u64,
-                    reason = %err,
-                    "retrying"
-                );
-                if !self.inner.pacer.sleep(delay).await {
-                    return Err(PortalError::Stopped { kind });
-                }
+            if err.is_token_error()
+                && let Some(sent) = attempt.token
+            {
+                self.renew_rejected(kind, &err, sent, &mut token_renewed)
+                    .await?;
                 self.inner.counters.retried();
                 continue;
             }
-            if err.is_permission()
+            ambiguous |= err.is_ambiguous();
+            let delay = if err.is_retryable() {
+                if err.is_throttled() || err.retry_after().is_some() {
+                    // The pacer holds this request until the pause or cool-off is over.
+                    debug!(kind = kind.as_str(), reason = %err, "throttled; sending again when the portal allows");
+                    Duration::ZERO
+                } else {
+                    if retries_used >= policy.retries {
+                        warn!(kind = kind.as_str(), attempts = retries_used + 1, error = %err, "giving up");
+                        return Err(PortalError::Unavailable {
+                            kind,
+                            attempts: retries_used + 1,
+                            ambiguous,
+                            last: Box::new(err),
+                        });
+                    }
+                    retries_used += 1;
+                    let delay = policy.backoff(retries_used);
+                    warn!(
+                        kind = kind.as_str(),
+                        retry = retries_used,
+                        of = policy.retries,
+                        delay_ms = delay.as_millis() as u64,
+                        reason = %err,
+                        "retrying"
+                    );
+                    delay
+                }
+            } else if err.is_permission()
                 && kind.is_write()
                 && !forbidden_retry_used
                 && self.inner.succeeded[kind.index()].load(Ordering::Relaxed)
@@ -533,33 +526,116 @@ impl PortalClient {
                     delay_ms = delay.as_millis() as u64,
                     "403 after earlier successes; retrying once"
                 );
-                if !self.inner.pacer.sleep(delay).await {
-                    return Err(PortalError::Stopped { kind });
-                }
-                self.inner.counters.retried();
-                continue;
+                delay
+            } else {
+                return Err(err.mark_after_ambiguous(ambiguous));
+            };
+            if let Err(refused) = self.inner.pacer.sleep(delay).await {
+                return Err(refusal(kind, refused, ambiguous, Some(err)));
             }
-            return Err(err.mark_after_ambiguous(ambiguous));
+            self.inner.counters.retried();
+            last = Some(err);
         }
     }
 
-    /// One HTTP exchange through the pacer, classified.
+    /// After a 498/499 for the token `sent`: renews it, or fails when renewing cannot help.
+    /// Only a token the portal should still have accepted counts as refused (once renewed,
+    /// a second refusal is final); one that outlived its lifetime on the way is just renewed.
+    async fn renew_rejected(
+        &self,
+        kind: RequestKind,
+        err: &PortalError,
+        sent: SentToken,
+        renewed: &mut bool,
+    ) -> Result<(), PortalError> {
+        let renewable = self.inner.auth.renewable();
+        if sent.live && (!renewable || *renewed) {
+            warn!(kind = kind.as_str(), error = %err, "token rejected");
+            return Err(PortalError::TokenRejected {
+                kind,
+                code: err.code().unwrap_or(498),
+                renewable,
+            });
+        }
+        *renewed |= sent.live;
+        debug!(kind = kind.as_str(), "token rejected; renewing");
+        self.inner
+            .auth
+            .renew(Some(sent.generation), RenewReason::Rejected, || {
+                self.fetch_token()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// One HTTP exchange through the pacer, classified. The token (when `authenticated`) is
+    /// taken after the request's turn comes, so waiting in line or backing off can never make
+    /// it stale; `Err` when the pacer refused to send.
     async fn send_once(
         &self,
         kind: RequestKind,
         url: &Url,
         params: &[(&str, &str)],
-        token: Option<&Token>,
-    ) -> Result<Value, PortalError> {
-        let auth_header = token.map(Token::header_value).transpose()?;
+        authenticated: bool,
+    ) -> Result<Attempt, Refused> {
+        let failed = |err| {
+            Ok(Attempt {
+                outcome: Err(err),
+                token: None,
+            })
+        };
+        let (turn, token) = loop {
+            // Renewed here, outside the line, when due (a renewal needs a turn of its own).
+            if authenticated && let Err(err) = self.inner.auth.token(|| self.fetch_token()).await {
+                return failed(err);
+            }
+            let turn = self.inner.pacer.acquire().await?;
+            // The newest token now: it may have been renewed while this request waited.
+            let token = authenticated.then(|| self.inner.auth.current()).flatten();
+            if token.as_ref().is_none_or(|t| t.sendable_at(turn.sent_at)) {
+                break (turn, token);
+            }
+            // Grown too old while the request waited for its turn: renew, queue again.
+        };
+        let auth_header = match token.as_deref().map(Token::header_value).transpose() {
+            Ok(header) => header,
+            Err(err) => return failed(err),
+        };
+        self.inner.counters.sent(kind);
+        let (status, outcome) = self.exchange(kind, url, params, auth_header).await;
+        let sent_at = turn.sent_at;
+        let signal = match &outcome {
+            Ok(_) => Signal::Ok,
+            Err(err) => self.note_failure(err),
+        };
+        self.inner.pacer.feedback(turn, signal);
+        debug!(
+            kind = kind.as_str(),
+            status = status.unwrap_or(0),
+            elapsed_ms = sent_at.elapsed().as_millis() as u64,
+            ok = outcome.is_ok(),
+            "portal request"
+        );
+        Ok(Attempt {
+            outcome,
+            token: token.map(|t| SentToken {
+                generation: t.generation,
+                live: t.live_at(sent_at),
+            }),
+        })
+    }
+
+    /// The HTTP request itself: the reply's status (if one came) and what it amounts to.
+    async fn exchange(
+        &self,
+        kind: RequestKind,
+        url: &Url,
+        params: &[(&str, &str)],
+        auth_header: Option<HeaderValue>,
+    ) -> (Option<u16>, Result<Value, PortalError>) {
         let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 1);
         form.push(("f", "json"));
         form.extend_from_slice(params);
-
-        let Some(turn) = self.inner.pacer.acquire().await else {
-            return Err(PortalError::Stopped { kind });
-        };
-        self.inner.counters.sent(kind);
         let http = &self.inner.http;
         let mut request = if kind.is_post() {
             http.post(url.clone()).form(&form)
@@ -572,7 +648,7 @@ impl PortalClient {
         if let Some(value) = auth_header {
             request = request.header(AUTH_HEADER, value);
         }
-        let (status, outcome) = match request.send().await {
+        match request.send().await {
             Err(err) => (None, Err(PortalError::from_reqwest(kind, err))),
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -585,43 +661,27 @@ impl PortalClient {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let outcome = match response.text().await {
+                let outcome = match read_body(kind, response).await {
                     Ok(body) => {
                         classify_response(kind, status, retry_after, location.as_deref(), &body)
                     }
-                    Err(err) => Err(PortalError::from_reqwest(kind, err)),
+                    Err(err) => Err(err),
                 };
                 (Some(status), outcome)
             }
-        };
-        let sent_at = turn.sent_at;
-        let latency = sent_at.elapsed();
-        drop(turn);
-
-        let signal = match &outcome {
-            Ok(_) => Signal::Ok,
-            Err(err) => self.note_failure(err),
-        };
-        self.inner.pacer.feedback(sent_at, latency, signal);
-        debug!(
-            kind = kind.as_str(),
-            status = status.unwrap_or(0),
-            elapsed_ms = latency.as_millis() as u64,
-            ok = outcome.is_ok(),
-            "portal request"
-        );
-        outcome
+        }
     }
 
-    /// Counts and applies what a failed reply says about the portal's load.
+    /// Counts and applies what a failed reply says about the portal's load (product spec §5:
+    /// congestion is not the same as a fault).
     fn note_failure(&self, err: &PortalError) -> Signal {
         if err.is_throttled() {
             self.inner.counters.throttled();
         }
-        let overloaded = err.is_throttled()
-            || err.code() == Some(503)
-            || err.http_status().is_some_and(|s| s >= 500);
-        if overloaded && let Some(delay) = err.retry_after() {
+        let unavailable = err.code() == Some(503) || err.http_status() == Some(503);
+        let overloaded = err.is_throttled() || err.http_status().is_some_and(|s| s >= 500);
+        let retry_after = err.retry_after().filter(|_| overloaded || unavailable);
+        if let Some(delay) = retry_after {
             // Applied to the shared budget: the whole client waits, not just this request.
             warn!(
                 delay_ms = delay.as_millis() as u64,
@@ -630,21 +690,89 @@ impl PortalClient {
             self.inner.pacer.pause(delay);
         }
         match err {
-            PortalError::Transport { timeout: true, .. } => Signal::Congestion,
-            PortalError::Transport { .. }
-            | PortalError::Certificate { .. }
-            | PortalError::Decode { .. } => Signal::Neutral,
+            PortalError::Transport { timeout: true, .. } => Signal::Timeout,
+            // A dropped or refused connection: retried like a server error.
+            PortalError::Transport { .. } => Signal::Fault,
+            PortalError::Certificate { .. }
+            | PortalError::Decode { .. }
+            | PortalError::ReplyTooLarge { .. } => Signal::Neutral,
             _ if err.is_token_error() => Signal::Neutral,
-            _ if err.is_throttled()
-                || err.code() == Some(503)
-                || err.http_status() == Some(503) =>
-            {
-                Signal::Congestion
-            }
-            _ if overloaded || err.is_retryable() => Signal::Fault,
+            _ if err.is_throttled() && retry_after.is_none() => Signal::Wall,
+            _ if err.is_throttled() || (unavailable && retry_after.is_some()) => Signal::Congestion,
+            _ if err.is_retryable() => Signal::Fault,
             _ => Signal::Ok,
         }
     }
+}
+
+/// What one attempt came to, and with which token.
+struct Attempt {
+    outcome: Result<Value, PortalError>,
+    token: Option<SentToken>,
+}
+
+/// The token an attempt carried.
+#[derive(Debug, Clone, Copy)]
+struct SentToken {
+    generation: u64,
+    /// Within its lifetime when the request left.
+    live: bool,
+}
+
+/// The error for a request the pacer would not send (again).
+fn refusal(
+    kind: RequestKind,
+    refused: Refused,
+    ambiguous: bool,
+    last: Option<PortalError>,
+) -> PortalError {
+    match refused {
+        Refused::Stopped => PortalError::Stopped { kind },
+        Refused::Stalled(waited) => {
+            warn!(
+                kind = kind.as_str(),
+                waited_s = waited.as_secs(),
+                "nothing has succeeded for too long; giving up"
+            );
+            PortalError::Stalled {
+                kind,
+                waited,
+                ambiguous,
+                last: last.map(Box::new),
+            }
+        }
+    }
+}
+
+/// Reads a reply body of at most [`MAX_REPLY_BYTES`], counting as it streams: a server that
+/// sends without end fails the request instead of filling memory.
+async fn read_body(
+    kind: RequestKind,
+    mut response: reqwest::Response,
+) -> Result<String, PortalError> {
+    let too_large = PortalError::ReplyTooLarge {
+        kind,
+        cap: MAX_REPLY_BYTES,
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES)
+    {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| PortalError::from_reqwest(kind, e))?
+    {
+        if (body.len() + chunk.len()) as u64 > MAX_REPLY_BYTES {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Parses a success body into the endpoint's reply type.

@@ -18,6 +18,15 @@ use super::kind::RequestKind;
 const DUPLICATE_TITLE_TEXT: &str = "You already have a group named";
 /// Message of the "no such user / group or not visible to you" errors.
 const NOT_FOUND_TEXT: &str = "does not exist or is inaccessible";
+/// Phrases (lower case) of an error reply that is about the request rate, whatever its code:
+/// a 403 "Too many requests" is throttling, not a missing permission.
+const RATE_LIMIT_TEXTS: [&str; 5] = [
+    "too many requests",
+    "rate limit",
+    "request limit",
+    "rate exceeded",
+    "throttl",
+];
 
 /// A portal call that failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -113,6 +122,32 @@ pub enum PortalError {
         /// The last failure.
         last: Box<PortalError>,
     },
+    /// Nothing has succeeded for a while (see [`crate::portal::pacing::STALL_LIMIT`]) while
+    /// requests failed or were throttled: this one is given up, sent or not.
+    #[error(
+        "{kind}: given up: nothing has succeeded for {} s while the portal kept failing or refusing requests{}",
+        .waited.as_secs(),
+        last.as_ref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+    )]
+    Stalled {
+        /// Which request.
+        kind: RequestKind,
+        /// How long nothing had succeeded.
+        waited: Duration,
+        /// Some attempt of a write may have been applied.
+        ambiguous: bool,
+        /// The last failure of this request, if it was sent at all.
+        last: Option<Box<PortalError>>,
+    },
+    /// The reply was larger than [`crate::portal::client::MAX_REPLY_BYTES`]: no real portal
+    /// reply is near it, and reading on would let a broken server exhaust memory. Not retried.
+    #[error("{kind}: the portal's reply exceeds {} MiB, the most this client reads", .cap / (1024 * 1024))]
+    ReplyTooLarge {
+        /// Which request.
+        kind: RequestKind,
+        /// The cap, in bytes.
+        cap: u64,
+    },
     /// The HTTP client could not be built (e.g. an unreadable `--ca-cert`).
     #[error("cannot set up the connection to the portal: {0}")]
     Setup(String),
@@ -179,6 +214,11 @@ fn token_advice(renewable: bool) -> &'static str {
     }
 }
 
+fn names_rate_limit(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    RATE_LIMIT_TEXTS.iter().any(|t| lower.contains(t))
+}
+
 fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
@@ -192,17 +232,27 @@ impl PortalError {
             PortalError::Transport { .. } => true,
             PortalError::Http { status, .. } => is_retryable_status(*status),
             PortalError::Api(api) => {
-                is_retryable_status(api.http_status) || matches!(api.code, Some(429 | 503))
+                is_retryable_status(api.http_status)
+                    || matches!(api.code, Some(429 | 503))
+                    || self.is_throttled()
             }
             _ => false,
         }
     }
 
-    /// The portal said "too many requests" (HTTP 429 or error code 429).
+    /// The portal said "too many requests": HTTP 429, error code 429, or an error reply whose
+    /// message names a rate or request limit (some portals throttle with a 403).
     pub fn is_throttled(&self) -> bool {
         match self {
-            PortalError::Http { status, .. } => *status == 429,
-            PortalError::Api(api) => api.http_status == 429 || api.code == Some(429),
+            PortalError::Http {
+                status, excerpt, ..
+            } => *status == 429 || (*status == 403 && names_rate_limit(excerpt)),
+            PortalError::Api(api) => {
+                api.http_status == 429
+                    || api.code == Some(429)
+                    || names_rate_limit(&api.message)
+                    || api.details.iter().any(|d| names_rate_limit(d))
+            }
             _ => false,
         }
     }
@@ -216,13 +266,14 @@ impl PortalError {
         )
     }
 
-    /// The caller may not do this (403).
+    /// The caller may not do this (403, unless the reply is about too many requests).
     pub fn is_permission(&self) -> bool {
-        match self {
+        let forbidden = match self {
             PortalError::Http { status, .. } => *status == 403,
             PortalError::Api(api) => api.code == Some(403) || api.http_status == 403,
             _ => false,
-        }
+        };
+        forbidden && !self.is_throttled()
     }
 
     /// createGroup refused a title the caller already owns (`COM_0044`, or the details text
@@ -254,10 +305,13 @@ impl PortalError {
         }
     }
 
-    /// Retries were exhausted on connection errors, timeouts, 5xx or 429: the portal is down
-    /// or keeps failing (exit 4).
+    /// Retries were exhausted on connection errors, timeouts or 5xx, or nothing has succeeded
+    /// for too long: the portal is down, keeps failing or throttles everything (exit 4).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, PortalError::Unavailable { .. })
+        matches!(
+            self,
+            PortalError::Unavailable { .. } | PortalError::Stalled { .. }
+        )
     }
 
     /// The request was never sent because the run is stopping.
@@ -272,7 +326,8 @@ impl PortalError {
         match self {
             PortalError::Transport { ambiguous, .. }
             | PortalError::Http { ambiguous, .. }
-            | PortalError::Unavailable { ambiguous, .. } => *ambiguous,
+            | PortalError::Unavailable { ambiguous, .. }
+            | PortalError::Stalled { ambiguous, .. } => *ambiguous,
             _ => false,
         }
     }
@@ -282,7 +337,9 @@ impl PortalError {
     pub fn follows_ambiguous_attempt(&self) -> bool {
         match self {
             PortalError::Api(api) => api.after_ambiguous,
-            PortalError::Unavailable { ambiguous, .. } => *ambiguous,
+            PortalError::Unavailable { ambiguous, .. } | PortalError::Stalled { ambiguous, .. } => {
+                *ambiguous
+            }
             _ => false,
         }
     }
@@ -295,6 +352,7 @@ impl PortalError {
             PortalError::TokenRejected { code, .. } => Some(*code),
             PortalError::SignIn { code, .. } => *code,
             PortalError::Unavailable { last, .. } => last.code(),
+            PortalError::Stalled { last, .. } => last.as_ref().and_then(|e| e.code()),
             _ => None,
         }
     }
@@ -304,6 +362,7 @@ impl PortalError {
         match self {
             PortalError::Api(api) => api.message_code.as_deref(),
             PortalError::Unavailable { last, .. } => last.message_code(),
+            PortalError::Stalled { last, .. } => last.as_ref().and_then(|e| e.message_code()),
             _ => None,
         }
     }
@@ -327,7 +386,9 @@ impl PortalError {
             | PortalError::Decode { kind, .. }
             | PortalError::Stopped { kind }
             | PortalError::TokenRejected { kind, .. }
-            | PortalError::Unavailable { kind, .. } => Some(*kind),
+            | PortalError::Unavailable { kind, .. }
+            | PortalError::Stalled { kind, .. }
+            | PortalError::ReplyTooLarge { kind, .. } => Some(*kind),
             PortalError::SignIn { .. } | PortalError::Setup(_) => None,
         }
     }
@@ -338,6 +399,7 @@ impl PortalError {
             PortalError::Api(api) => Some(api.http_status),
             PortalError::Http { status, .. } => Some(*status),
             PortalError::Unavailable { last, .. } => last.http_status(),
+            PortalError::Stalled { last, .. } => last.as_ref().and_then(|e| e.http_status()),
             _ => None,
         }
     }
@@ -753,6 +815,74 @@ mod tests {
             r#"{"error":{"code":500,"message":"Query failed","details":[]}}"#,
         );
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn a_403_about_too_many_requests_is_throttling_not_a_permission_error() {
+        let e = err(
+            AddUsers,
+            403,
+            r#"{"error":{"code":403,"message":"Too many requests. Try again later.","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && e.is_retryable(), "{e:?}");
+        assert!(!e.is_permission());
+        // In a 200 body, and as a gateway's page, alike.
+        let e = err(
+            Search,
+            200,
+            r#"{"error":{"code":403,"message":"Too many requests","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && !e.is_permission());
+        let e = err(
+            Search,
+            403,
+            "<html><title>403 Too Many Requests</title></html>",
+        );
+        assert!(e.is_throttled() && !e.is_permission());
+        // Any error naming a rate or request limit is throttling.
+        let e = err(
+            Search,
+            200,
+            r#"{"error":{"code":400,"message":"Request limit exceeded.","details":[]}}"#,
+        );
+        assert!(e.is_throttled() && e.is_retryable());
+        // The documented permission error stays one.
+        let e = err(
+            AddUsers,
+            403,
+            r#"{"error":{"code":403,"message":"You do not have permissions to access this resource or perform this operation.","details":[]}}"#,
+        );
+        assert!(e.is_permission() && !e.is_throttled() && !e.is_retryable());
+    }
+
+    #[test]
+    fn stalled_and_oversized_replies_classify() {
+        let last = err(
+            Search,
+            429,
+            r#"{"error":{"code":429,"message":"Too many requests."}}"#,
+        );
+        let e = PortalError::Stalled {
+            kind: Search,
+            waited: Duration::from_secs(120),
+            ambiguous: false,
+            last: Some(Box::new(last)),
+        };
+        assert!(e.is_unavailable() && !e.is_retryable());
+        assert_eq!(e.code(), Some(429));
+        assert_eq!(
+            e.to_string(),
+            "search: given up: nothing has succeeded for 120 s while the portal kept failing or refusing requests; last error: search: Too many requests. [code 429]"
+        );
+        let e = PortalError::ReplyTooLarge {
+            kind: Search,
+            cap: 64 * 1024 * 1024,
+        };
+        assert!(!e.is_retryable() && !e.is_unavailable());
+        assert_eq!(
+            e.to_string(),
+            "search: the portal's reply exceeds 64 MiB, the most this client reads"
+        );
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The retry policy: when a failed call is sent again, and after how long.
 //!
 //! Decisions (product spec §5):
-//! - Only retryable failures ([`super::PortalError::is_retryable`]) are retried, at most
-//!   `retries` times after the first attempt; then the call fails with `Unavailable`.
+//! - Only retryable failures ([`super::PortalError::is_retryable`]) are retried. Faults
+//!   (connection errors, timeouts, 5xx) at most `retries` times after the first attempt; then
+//!   the call fails with `Unavailable`. Throttling (429, 403 "Too many requests", anything
+//!   with `Retry-After`) spends no retries: the pacer holds the call through the pause or
+//!   cool-off, and gives up only when nothing has succeeded for `pacing::STALL_LIMIT`
+//!   (`Stalled`, exit 4 like `Unavailable`).
 //! - Without `Retry-After`: exponential backoff with *full jitter* — a uniform random delay in
 //!   `[0, min(cap, base × 2^(n-1))]` before retry `n` (base 250 ms, cap 30 s). Full jitter spreads
 //!   the retries of many concurrent calls that failed together, which fixed or equal-jitter
@@ -10,8 +14,8 @@
 //! - With `Retry-After` (429/503): the whole client pauses (see `pacing`), so the retried call
 //!   just waits for the shared pause; no extra per-call delay. Delays above 120 s are capped: a
 //!   nightly job must not sleep for hours on a misconfigured header.
-//! - Token errors (498/499) are not counted against `retries`: the token is renewed once and the
-//!   call sent again.
+//! - Token errors (498/499) are not counted against `retries`: the token is renewed and the
+//!   call sent again; a token refused while within its lifetime is renewed only once.
 //! - A 403 on a write after a write of the same kind succeeded in this run is retried once after
 //!   a backoff delay (throttling has been reported to look like 403).
 //!

@@ -19,6 +19,9 @@ pub struct ClientStats {
     pub throttled: u64,
     /// The pacing rate now, in requests per second.
     pub current_rate: Option<f64>,
+    /// Cool-offs: the portal kept refusing every request after a pause, so the client paused
+    /// and probed until it answered again.
+    pub cool_offs: u64,
 }
 
 impl ClientStats {
@@ -49,7 +52,7 @@ impl Counters {
         self.throttled.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, current_rate: Option<f64>) -> ClientStats {
+    pub(crate) fn snapshot(&self, current_rate: Option<f64>, cool_offs: u64) -> ClientStats {
         let requests = RequestKind::ALL
             .iter()
             .filter_map(|kind| {
@@ -62,6 +65,7 @@ impl Counters {
             retries: self.retries.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
             current_rate,
+            cool_offs,
         }
     }
 }

@@ -76,6 +76,7 @@ pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportC
             concurrency: std::num::NonZeroUsize::new(8).unwrap(),
             rate: RateSetting::Auto,
             ca_cert: None,
+            ..ClientOptions::default()
         },
         plan: PlanOptions::default(),
         max_duration: None,
