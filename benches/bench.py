@@ -372,7 +372,10 @@ LIMIT_100 = [*NO_LIMIT, "--rate-limit", "100"]
 # product §8: "3 % of replies are 5xx and 1 % are dropped"
 FAULTS_3_1 = ["--fail-rate", "0.03", "--drop-rate", "0.01"]
 COOL_OFF_S = 10
-# nolimit-faults: clean and faulty runs interleaved this many times; medians compared
+# bulk-groups imports of the short (seconds-long) scenarios are run this many times, each on a
+# fresh portal-sim, and judged on the run of median time: the machine is shared, and a stall of
+# a second or two from someone else's build is a large share of an 8-second job. nolimit-faults
+# interleaves this many clean and faulty runs and compares their medians.
 REPEATS = 3
 
 
@@ -419,7 +422,7 @@ def scenario_result(name: str, imp: Import, roster: Roster, minimum: int | None,
 
 # figures printed after the common ones when a scenario has them
 LINE_EXTRAS = (
-    "state", "retries", "steady_req_per_s", "cool_offs", "slowdown", "clean_elapsed_s", "peer_loop_s", "peer_state", "peer_memberships",
+    "state", "retries", "steady_req_per_s", "elapsed_runs_s", "cool_offs", "cool_offs_runs", "slowdown", "clean_elapsed_s", "peer_loop_s", "peer_state", "peer_memberships",
     "peer_add_errors", "peer_failed_groups", "peer_throttled_429", "peer_memberships_per_s", "memberships_per_s", "ratio", "diag_rate10000_ratio", "validate_rows_per_s",
     "directory_requests", "verdict",
 )
@@ -521,18 +524,24 @@ class Bench:
             state = roster.check_state(sim.state())
         return imp, state
 
+    def median_of(self, work: str, roster: Roster, sim_args: list[str], bg_args: list[str], timeout: float = 300, tls: bool = False) -> tuple[Import, str, list]:
+        """REPEATS runs of `one` (named `<work>-1`…): the run of median time with its state,
+        and every run (for `repeated`)."""
+        runs = [self.one(work, f"{work}-{i}", roster, sim_args, bg_args, timeout, tls) for i in range(1, REPEATS + 1)]
+        imp, state = sorted(runs, key=lambda x: x[0].wall)[len(runs) // 2]
+        return imp, state, runs
+
     # -- known limit ------------------------------------------------------------------------
     def known(self) -> dict:
         roster = self.roster_200x50()
-        imp, state = self.one("known", "known", roster, LIMIT_100, ["--rate", "100"])
-        r = scenario_result("known", imp, roster, roster.minimum_fresh(), 100, {"state": state})
+        imp, state, runs = self.median_of("known", roster, LIMIT_100, ["--rate", "100"])
+        r = scenario_result("known", imp, roster, roster.minimum_fresh(), 100, {"state": state, **repeated(runs)})
         r["verdict"] = verdict(
             [
                 ("util>=95%", r["utilisation_pct"] >= 95),
                 ("429<1%", r["throttled_pct"] < 1),
                 ("requests==min", r["requests"] == r["minimum"]),
-                ("state", state == "ok"),
-                ("exit0", r["exit_code"] == 0),
+                *every_run_ok(runs),
             ]
         )
         return r
@@ -540,15 +549,14 @@ class Bench:
     # -- unknown limit ----------------------------------------------------------------------
     def auto(self) -> dict:
         roster = self.roster_200x50()
-        imp, state = self.one("auto", "auto", roster, LIMIT_100, ["--rate", "auto"])
-        r = scenario_result("auto", imp, roster, roster.minimum_fresh(), 100, {"state": state})
+        imp, state, runs = self.median_of("auto", roster, LIMIT_100, ["--rate", "auto"])
+        r = scenario_result("auto", imp, roster, roster.minimum_fresh(), 100, {"state": state, **repeated(runs)})
         r["verdict"] = verdict(
             [
                 ("util>=85%", r["utilisation_pct"] >= 85),
                 ("429<5%", r["throttled_pct"] < 5),
                 ("accepted==min", r["requests"] - r["throttled_429"] == r["minimum"]),
-                ("state", state == "ok"),
-                ("exit0", r["exit_code"] == 0),
+                *every_run_ok(runs),
             ]
         )
         return r
@@ -556,14 +564,13 @@ class Bench:
     # -- unknown limit, 3 % 5xx and 1 % dropped ----------------------------------------------
     def auto_faults(self) -> dict:
         roster = self.roster_200x50()
-        imp, state = self.one("auto-faults", "auto-faults", roster, [*LIMIT_100, *FAULTS_3_1], ["--rate", "auto"], timeout=180)
-        r = scenario_result("auto-faults", imp, roster, roster.minimum_fresh(), 100, {"state": state})
+        imp, state, runs = self.median_of("auto-faults", roster, [*LIMIT_100, *FAULTS_3_1], ["--rate", "auto"], timeout=180)
+        r = scenario_result("auto-faults", imp, roster, roster.minimum_fresh(), 100, {"state": state, **repeated(runs)})
         r["verdict"] = verdict(
             [
                 ("util>=80%", r["utilisation_pct"] >= 80),
                 ("429<5%", r["throttled_pct"] < 5),
-                ("state", state == "ok"),
-                ("exit0", r["exit_code"] == 0),
+                *every_run_ok(runs),
             ]
         )
         return r
@@ -612,16 +619,14 @@ class Bench:
     def cooloff(self) -> dict:
         roster = self.roster_200x50()
         sim_args = [*LIMIT_100, "--cool-off", f"{COOL_OFF_S}s"]
-        imp, state = self.one("cooloff", "cooloff", roster, sim_args, ["--rate", "auto"], timeout=300)
-        cool_offs = count_cool_offs(imp.timeline, COOL_OFF_S)
-        r = scenario_result("cooloff", imp, roster, roster.minimum_fresh(), 100, {"state": state, "cool_offs": cool_offs})
-        r["verdict"] = verdict(
-            [
-                ("cool-offs<=2", cool_offs <= 2),
-                ("state", state == "ok"),
-                ("exit0", r["exit_code"] == 0),
-            ]
+        imp, state, runs = self.median_of("cooloff", roster, sim_args, ["--rate", "auto"], timeout=300)
+        # the target is per run: every run's count is kept and checked
+        cool_offs = [count_cool_offs(run.timeline, COOL_OFF_S) for run, _ in runs]
+        r = scenario_result(
+            "cooloff", imp, roster, roster.minimum_fresh(), 100,
+            {"state": state, "cool_offs": count_cool_offs(imp.timeline, COOL_OFF_S), "cool_offs_runs": cool_offs, **repeated(runs)},
         )
+        r["verdict"] = verdict([("cool-offs<=2", max(cool_offs) <= 2), *every_run_ok(runs)])
         return r
 
     # -- ArcGIS API for Python vs bulk-groups, 50 ms, no limit, HTTPS -------------------------
@@ -633,7 +638,7 @@ class Bench:
         with Sim(self.bin, w, "arcgis", NO_LIMIT, tls=True) as sim:
             peer = run_peer([str(py), str(HERE / "arcgis_baseline.py"), sim.url, str(sim.ca), str(roster.path)], w, "arcgis", 1800)
             figures = peer_figures(peer, roster, sim.state(), sim.stats())
-        imp, state = self.one("python", "bulk", roster, NO_LIMIT, [], tls=True)
+        imp, state, runs = self.median_of("python", roster, NO_LIMIT, [], tls=True)
         # Diagnostic only (not the target's "default settings"): the same import with the rate
         # ceiling out of the way, so only --concurrency 16 paces it — what the engine can do
         # once --rate auto has ramped up.
@@ -647,6 +652,7 @@ class Bench:
             None,
             {
                 "state": state,
+                **repeated(runs),
                 **figures,
                 "ratio": ratio,
                 "ratio_process": round(peer.wall / imp.wall, 1),
@@ -661,9 +667,8 @@ class Bench:
             [
                 ("ratio>=10x", ratio >= 10),
                 ("requests==min", r["requests"] == r["minimum"]),
-                ("state", state == "ok"),
                 ("peer_state", figures["peer_state"] == "ok"),
-                ("exit0", r["exit_code"] == 0),
+                *every_run_ok(runs),
             ]
         )
         return r
@@ -691,19 +696,18 @@ class Bench:
         bulk-groups at defaults (target ≥ 5×)."""
         roster, w = self.roster_200x50(), self.work("restjs")
         figures = self.restjs_peer(w, NO_LIMIT, roster)
-        imp, state = self.one("restjs", "bulk", roster, NO_LIMIT, [])
+        imp, state, runs = self.median_of("restjs", roster, NO_LIMIT, [])
         ratio = round(figures["peer_loop_s"] / imp.wall, 1)
         r = scenario_result(
             "restjs", imp, roster, roster.minimum_fresh(), None,
-            {"state": state, **figures, "ratio": ratio, "ratio_process": round(figures["peer_process_s"] / imp.wall, 1)},
+            {"state": state, **repeated(runs), **figures, "ratio": ratio, "ratio_process": round(figures["peer_process_s"] / imp.wall, 1)},
         )
         r["verdict"] = verdict(
             [
                 ("ratio>=5x", ratio >= 5),
                 ("requests==min", r["requests"] == r["minimum"]),
-                ("state", state == "ok"),
                 ("peer_state", figures["peer_state"] == "ok"),
-                ("exit0", r["exit_code"] == 0),
+                *every_run_ok(runs),
             ]
         )
         return r
@@ -716,14 +720,14 @@ class Bench:
         roster, w = Roster(self.rosters, 30, 500, 3000), self.work("restjs-limit")
         sim_args = ["--seed-users", "3000", "--latency", "50ms", "--rate-limit", "100"]
         figures = self.restjs_peer(w, sim_args, roster)
-        imp, state = self.one("restjs-limit", "bulk", roster, sim_args, [])
+        imp, state, runs = self.median_of("restjs-limit", roster, sim_args, [])
         # a time ratio would compare a finished job with an unfinished one: compare what each
         # got into the portal per second instead, beside how much of the roster that is
         r = scenario_result(
             "restjs-limit", imp, roster, roster.minimum_fresh(), 100,
-            {"state": state, **figures, "peer_memberships_per_s": round(figures["peer_memberships"] / figures["peer_loop_s"])},
+            {"state": state, **repeated(runs), **figures, "peer_memberships_per_s": round(figures["peer_memberships"] / figures["peer_loop_s"])},
         )
-        r["verdict"] = verdict([("state", state == "ok"), ("exit0", r["exit_code"] == 0)])
+        r["verdict"] = verdict(every_run_ok(runs))
         return r
 
     # -- re-run -----------------------------------------------------------------------------
@@ -848,6 +852,16 @@ SCENARIOS = {
     "faults": Bench.faults,
     "directory": Bench.directory,
 }
+
+
+def repeated(runs: list[tuple[Import, str]]) -> dict:
+    """Every run's time of a `median_of` scenario (the table shows the median one)."""
+    return {"elapsed_runs_s": [round(imp.wall, 2) for imp, _ in runs]}
+
+
+def every_run_ok(runs: list[tuple[Import, str]]) -> list[tuple[str, bool]]:
+    """The checks that hold for every run, not only the median one: final state and exit 0."""
+    return [("state", all(state == "ok" for _, state in runs)), ("exit0", all(imp.exit_code == 0 for imp, _ in runs))]
 
 
 def verdict(checks: list[tuple[str, bool]]) -> str:
