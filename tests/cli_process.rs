@@ -215,9 +215,9 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
     assert_eq!(v["exit_code"], 130);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_runs_converge_on_rerun() {
-    let scenario = Scenario::new(12, 40, |c| c.latency = Duration::from_millis(30)).await;
+on_both_portals! {
+async fn killed_runs_converge_on_rerun(realism: Realism) {
+    let scenario = Scenario::on(realism, 12, 40, |c| c.latency = Duration::from_millis(30)).await;
     let Scenario {
         sim,
         roster,
@@ -258,6 +258,7 @@ async fn killed_runs_converge_on_rerun() {
         );
         assert_eq!(&members_of(sim, &title).0, users);
     }
+}
 }
 
 #[test]

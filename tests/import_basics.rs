@@ -4,14 +4,14 @@
 mod support;
 
 use bulk_groups::exit::Exit;
-use bulk_groups::sim::{SeedGroup, SimUser};
+use bulk_groups::sim::{SeedGroup, SimUser, UserAccess};
 use support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing() {
+on_both_portals! {
+async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing(realism: Realism) {
     let (roster, users) = generated_roster(3, 30);
     let names: Vec<&str> = users.iter().map(String::as_str).collect();
-    let sim = start_sim(sim_config(&names)).await;
+    let sim = start_sim(realism.apply(sim_config(&names))).await;
     let dir = Workdir::new();
     let roster_path = dir.write("roster.csv", &roster);
     let results = dir.path("roster.results.csv");
@@ -54,13 +54,20 @@ async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing() 
         "a re-run makes zero write calls"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
-    let mut config = sim_config(&["amy", "bob", "cat", "dan", "eve"]);
+on_both_portals! {
+async fn existing_groups_ids_admins_and_refusals_are_reported_per_row(realism: Realism) {
+    let mut config = realism.apply(sim_config(&["amy", "bob", "cat", "dan", "eve"]));
     config.users.push(SimUser {
         org: Some("partner-org".into()),
         ..SimUser::new("outsider")
+    });
+    // A partner whose profile is public: visible, without its organization.
+    config.users.push(SimUser {
+        org: Some("partner-org".into()),
+        access: UserAccess::Public,
+        ..SimUser::new("partner")
     });
     config.initial_groups.push(SeedGroup {
         users: vec!["amy".into()],
@@ -80,7 +87,8 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
          New Team,,outsider,member\n\
          New Team,,DAN,member\n\
          New Team,,bad user,member\n\
-         Existing Team,,amy,admin\n"
+         Existing Team,,amy,admin\n\
+         New Team,,partner,member\n"
     );
     let roster_path = dir.write("r.csv", &roster);
     let results = dir.path("r.results.csv");
@@ -97,11 +105,24 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
         "group_id rows show the portal's title"
     );
     assert_eq!(status(5), ("added", ""));
+    let unseen = "user does not exist in this portal or belongs to another organization";
+    let (ghost, outsider) = (status(6), status(7));
+    assert_eq!((ghost.0, outsider.0), ("not_added", "not_added"));
+    // Another organization's profile is hidden from this one, unless public.
+    assert_eq!(outsider.1, unseen);
     assert_eq!(
-        status(6),
-        ("not_added", "user does not exist in this portal")
+        status(11),
+        ("not_added", "user is in another organization")
     );
-    assert_eq!(status(7), ("not_added", "user is in another organization"));
+    match realism {
+        Realism::Friendly => assert_eq!(ghost.1, unseen),
+        // The unknown name failed its whole call (the others of the chunk were still added)
+        // and carries the portal's message.
+        Realism::Realistic => {
+            assert!(ghost.1.starts_with(unseen), "{ghost:?}");
+            assert!(ghost.1.contains("ghost"), "the portal's message: {ghost:?}");
+        }
+    }
     assert_eq!(status(8).0, "duplicate");
     assert_eq!(status(9).0, "invalid");
     assert_eq!(status(10).0, "duplicate");
@@ -116,12 +137,13 @@ async fn existing_groups_ids_admins_and_refusals_are_reported_per_row() {
     let (users, _) = members_of(&sim, "New Team");
     assert_eq!(users, ["dan"]);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn look_alike_titles_in_a_large_organization_are_compared_exactly() {
+on_both_portals! {
+async fn look_alike_titles_in_a_large_organization_are_compared_exactly(realism: Realism) {
     // 250 groups that share words with the roster's title: the organization is too large to
     // sweep for a one-group roster, so the fuzzy title query is paged and compared exactly.
-    let mut config = sim_config(&["amy"]);
+    let mut config = realism.apply(sim_config(&["amy"]));
     config.users.push(SimUser {
         role: bulk_groups::sim::SimRole::OrgAdmin,
         ..SimUser::new("other")
@@ -148,5 +170,10 @@ async fn look_alike_titles_in_a_large_organization_are_compared_exactly() {
         (rows[0].status.as_str(), rows[0].group_id.as_str()),
         ("added", exact_id.as_str())
     );
-    assert_eq!(sim.stats().by_endpoint["createGroup"], 0);
+    let stats = sim.stats();
+    assert_eq!(stats.by_endpoint["createGroup"], 0);
+    // The organization's first page (its size), then the title query's three pages; no sweep
+    // once the title query has found the group.
+    assert_eq!(stats.by_endpoint["community/groups"], 4);
+}
 }

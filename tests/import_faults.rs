@@ -12,11 +12,12 @@ use support::*;
 
 /// Run the generated roster against a simulator configured by `tweak`, and check convergence.
 async fn converges(
+    realism: Realism,
     groups: usize,
     members: usize,
     tweak: impl FnOnce(&mut SimConfig),
 ) -> bulk_groups::sim::StatsSnapshot {
-    let scenario = Scenario::new(groups, members, tweak).await;
+    let scenario = Scenario::on(realism, groups, members, tweak).await;
     let (sim, users) = (&scenario.sim, &scenario.users);
     let outcome = run_import(scenario.config()).await;
     assert_exit(&outcome, Exit::Success);
@@ -45,40 +46,44 @@ async fn converges(
     sim.stats()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried() {
-    let stats = converges(4, 30, |c| c.fail_rate = 0.05).await;
+on_both_portals! {
+async fn server_errors_are_retried(realism: Realism) {
+    let stats = converges(realism, 4, 30, |c| c.fail_rate = 0.05).await;
     assert!(stats.faults_5xx > 0, "the knob injected faults: {stats:?}");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_responses_are_settled() {
-    let stats = converges(4, 60, |c| {
+on_both_portals! {
+async fn dropped_responses_are_settled(realism: Realism) {
+    let stats = converges(realism, 4, 60, |c| {
         c.drop_rate = 0.1;
         c.seed = 7;
     })
     .await;
     assert!(stats.dropped > 0, "the knob dropped responses: {stats:?}");
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_with_retry_after_is_honoured() {
-    let stats = converges(3, 50, |c| c.rate_limit = Some(8)).await;
-    assert!(stats.throttled_429 > 0, "the portal throttled: {stats:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_as_http_statuses_are_understood() {
-    converges(2, 30, |c| {
+on_both_portals! {
+async fn throttling_with_retry_after_is_honoured(realism: Realism) {
+    let stats = converges(realism, 3, 50, |c| c.rate_limit = Some(8)).await;
+    assert!(stats.throttled_429 > 0, "the portal throttled: {stats:?}");
+}
+}
+
+on_both_portals! {
+async fn errors_as_http_statuses_are_understood(realism: Realism) {
+    converges(realism, 2, 30, |c| {
         c.errors_as_status = true;
         c.fail_rate = 0.05;
     })
     .await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_in_flight_is_never_exceeded() {
-    let scenario = Scenario::new(6, 50, |c| c.latency = Duration::from_millis(20)).await;
+on_both_portals! {
+async fn max_in_flight_is_never_exceeded(realism: Realism) {
+    let scenario = Scenario::on(realism, 6, 50, |c| c.latency = Duration::from_millis(20)).await;
     let sim = &scenario.sim;
     let mut config = scenario.config();
     config.client.concurrency = std::num::NonZeroUsize::new(3).unwrap();
@@ -91,10 +96,11 @@ async fn max_in_flight_is_never_exceeded() {
         "requests did run concurrently: {stats:?}"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expiring_tokens_are_renewed() {
-    let scenario = Scenario::new(4, 50, |c| {
+on_both_portals! {
+async fn expiring_tokens_are_renewed(realism: Realism) {
+    let scenario = Scenario::on(realism, 4, 50, |c| {
         c.token_ttl = Duration::from_secs(3);
         c.latency = Duration::from_millis(5);
     })
@@ -109,13 +115,14 @@ async fn expiring_tokens_are_renewed() {
         assert_eq!(&members_of(sim, &format!("Course {g:03}")).0, users);
     }
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_made_moments_ago_is_found_despite_search_lag_and_title_spelling() {
+on_both_portals! {
+async fn group_made_moments_ago_is_found_despite_search_lag_and_title_spelling(realism: Realism) {
     // A group made moments ago by the caller (an earlier run) is still invisible to search; the
     // caller's own group list (not search-indexed) must find it, whatever the title's case and
     // spacing in the roster. (The COM_0044 path is tested in `import::resolve`.)
-    let mut config = sim_config(&["amy", "bob"]);
+    let mut config = realism.apply(sim_config(&["amy", "bob"]));
     config.search_lag = Duration::from_secs(30);
     let sim = start_sim(config).await;
     let dir = Workdir::new();
@@ -146,13 +153,15 @@ async fn group_made_moments_ago_is_found_despite_search_lag_and_title_spelling()
     );
     assert_eq!(members_of(&sim, "Lagging Group").0, ["amy", "bob"]);
 }
+}
 
 /// A one-row import signed in as `username`: the outcome, the results rows and the writes.
 async fn import_signed_in_as(
+    realism: Realism,
     username: &str,
     password: &str,
 ) -> (bulk_groups::import::RunOutcome, Vec<Res>, u64) {
-    let sim = start_sim(sim_config(&["amy"])).await;
+    let sim = start_sim(realism.apply(sim_config(&["amy"]))).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nG,amy\n");
     let results = dir.path("r.results.csv");
@@ -165,27 +174,29 @@ async fn import_signed_in_as(
     (outcome, read_results(&results), sim.stats().writes)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_password_is_exit_3_before_any_write() {
-    let (outcome, rows, writes) = import_signed_in_as("admin", "wrong").await;
+on_both_portals! {
+async fn wrong_password_is_exit_3_before_any_write(realism: Realism) {
+    let (outcome, rows, writes) = import_signed_in_as(realism, "admin", "wrong").await;
     assert_exit(&outcome, Exit::Auth);
     assert_eq!(writes, 0);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "failed");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_user_without_privileges_is_exit_3() {
-    let (outcome, _, writes) = import_signed_in_as("amy", "pw-amy").await;
+on_both_portals! {
+async fn plain_user_without_privileges_is_exit_3(realism: Realism) {
+    let (outcome, _, writes) = import_signed_in_as(realism, "amy", "pw-amy").await;
     assert_exit(&outcome, Exit::Auth);
     let error = outcome.summary.error.as_deref().unwrap_or("");
     assert!(error.contains("privileges"), "{error:?}");
     assert_eq!(writes, 0);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn portal_down_is_exit_4_with_every_row_accounted_for() {
-    let sim = start_sim(sim_config(&["amy"])).await;
+on_both_portals! {
+async fn portal_down_is_exit_4_with_every_row_accounted_for(realism: Realism) {
+    let sim = start_sim(realism.apply(sim_config(&["amy"]))).await;
     let url = sim.url.clone();
     let dir = Workdir::new();
     let roster = dir.write("r.csv", "group,username\nG,amy\nG,bob\nH,amy\n");
@@ -204,10 +215,11 @@ async fn portal_down_is_exit_4_with_every_row_accounted_for() {
         "{rows:?}"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ambiguous_titles_fail_their_rows_and_ask_for_group_id() {
-    let mut config = sim_config(&["amy", "bob", "cat"]);
+on_both_portals! {
+async fn ambiguous_titles_fail_their_rows_and_ask_for_group_id(realism: Realism) {
+    let mut config = realism.apply(sim_config(&["amy", "bob", "cat"]));
     config.users.push(bulk_groups::sim::SimUser {
         role: bulk_groups::sim::SimRole::OrgAdmin,
         password: Some("pw".into()),
@@ -231,4 +243,5 @@ async fn ambiguous_titles_fail_their_rows_and_ask_for_group_id() {
         rows[0].reason,
         "2 groups are titled 'Shared Name'; use group_id"
     );
+}
 }

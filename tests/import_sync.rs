@@ -23,12 +23,12 @@ fn roster_for(group: &str, members: &[String]) -> String {
 
 /// A sim with `n` users, a team owned by admin holding all of them, a manager `boss`, and a
 /// user `newbie` in no group.
-async fn team_sim(n: usize) -> (bulk_groups::sim::RunningSim, Vec<String>) {
+async fn team_sim(realism: Realism, n: usize) -> (bulk_groups::sim::RunningSim, Vec<String>) {
     let all = users(n);
     let mut names: Vec<&str> = all.iter().map(String::as_str).collect();
     names.push("boss");
     names.push("newbie");
-    let mut config = sim_config(&names);
+    let mut config = realism.apply(sim_config(&names));
     config.initial_groups.push(SeedGroup {
         users: all.clone(),
         admins: vec!["boss".into()],
@@ -37,9 +37,9 @@ async fn team_sim(n: usize) -> (bulk_groups::sim::RunningSim, Vec<String>) {
     (start_sim(config).await, all)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_makes_zero_writes_and_reports_the_plan() {
-    let (sim, all) = team_sim(10).await;
+on_both_portals! {
+async fn dry_run_makes_zero_writes_and_reports_the_plan(realism: Realism) {
+    let (sim, all) = team_sim(realism, 10).await;
     let dir = Workdir::new();
     // keep 9 of 10, add 2 new users to a new group and one to Team
     let mut text = roster_for("Team", &all[..9]);
@@ -68,10 +68,11 @@ async fn dry_run_makes_zero_writes_and_reports_the_plan() {
         ("", "p010")
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_removes_only_unlisted_plain_members_never_owner_or_managers() {
-    let (sim, all) = team_sim(20).await;
+on_both_portals! {
+async fn sync_removes_only_unlisted_plain_members_never_owner_or_managers(realism: Realism) {
+    let (sim, all) = team_sim(realism, 20).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_for("Team", &all[..18]));
     let results = dir.path("r.results.csv");
@@ -92,10 +93,11 @@ async fn sync_removes_only_unlisted_plain_members_never_owner_or_managers() {
     assert_eq!(admins, ["boss"], "managers stay without --sync-admins");
     assert_eq!(sim.state().group("Team").unwrap().owner, "admin");
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn truncated_export_trips_the_guard_nothing_is_removed_and_exit_is_1() {
-    let (sim, all) = team_sim(40).await;
+on_both_portals! {
+async fn truncated_export_trips_the_guard_nothing_is_removed_and_exit_is_1(realism: Realism) {
+    let (sim, all) = team_sim(realism, 40).await;
     let dir = Workdir::new();
     // Yesterday's full roster applied…
     let full = dir.write("full.csv", &roster_for("Team", &all));
@@ -125,10 +127,11 @@ async fn truncated_export_trips_the_guard_nothing_is_removed_and_exit_is_1() {
         "nobody removed, the newcomer added"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn absolute_removal_limit_and_sync_admins() {
-    let (sim, all) = team_sim(10).await;
+on_both_portals! {
+async fn absolute_removal_limit_and_sync_admins(realism: Realism) {
+    let (sim, all) = team_sim(realism, 10).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_for("Team", &all[..7]));
     let results = dir.path("r.results.csv");
@@ -145,10 +148,11 @@ async fn absolute_removal_limit_and_sync_admins() {
         "--sync-admins removed the unlisted manager"
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_run_on_the_same_results_file_exits_5() {
-    let (sim, all) = team_sim(3).await;
+on_both_portals! {
+async fn a_second_run_on_the_same_results_file_exits_5(realism: Realism) {
+    let (sim, all) = team_sim(realism, 3).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_for("Team", &all));
     let results = dir.path("r.results.csv");
@@ -176,10 +180,11 @@ async fn a_second_run_on_the_same_results_file_exits_5() {
         Exit::Success,
     );
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn summary_json_is_written_with_counts_and_requests() {
-    let (sim, all) = team_sim(3).await;
+on_both_portals! {
+async fn summary_json_is_written_with_counts_and_requests(realism: Realism) {
+    let (sim, all) = team_sim(realism, 3).await;
     let dir = Workdir::new();
     let mut text = roster_for("Team", &all);
     text.push_str("Other,p001\nOther,bad name\n");
@@ -204,10 +209,11 @@ async fn summary_json_is_written_with_counts_and_requests() {
     assert_eq!(v["requests"]["createGroup"], 1);
     assert!(v["roster"]["sha256"].as_str().unwrap().len() == 64);
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn min_rows_stops_a_truncated_export_before_any_portal_contact() {
-    let (sim, all) = team_sim(3).await;
+on_both_portals! {
+async fn min_rows_stops_a_truncated_export_before_any_portal_contact(realism: Realism) {
+    let (sim, all) = team_sim(realism, 3).await;
     let dir = Workdir::new();
     let roster = dir.write("r.csv", &roster_for("Team", &all));
     let results = dir.path("r.results.csv");
@@ -222,4 +228,5 @@ async fn min_rows_stops_a_truncated_export_before_any_portal_contact() {
     config.plan.sync = true;
     assert_exit(&run_import(config).await, Exit::Usage);
     assert_eq!(sim.stats().total, 0);
+}
 }

@@ -62,8 +62,12 @@ fn self_reply() -> Reply {
     }))
 }
 
+/// One `userList` page holding the whole group.
 fn members_reply() -> Reply {
-    Reply::json(json!({"owner": "admin", "admins": ["admin"], "users": ["u1"]}))
+    Reply::json(
+        json!({"owner": "admin", "total": 2, "start": 1, "num": 100, "nextStart": -1,
+        "users": [{"username": "admin", "memberType": "owner"}, {"username": "u1", "memberType": "member"}]}),
+    )
 }
 
 /// Every request the client sends follows the wire rules.
@@ -115,7 +119,7 @@ async fn sign_in_sends_the_token_only_in_the_header() {
             Reply::json(json!({ "notAdded": not_added }))
         }
         e if e.ends_with("/removeUsers") => Reply::json(json!({"notRemoved": []})),
-        e if e.ends_with("/users") => members_reply(),
+        e if e.ends_with("/userList") => members_reply(),
         e if e.starts_with("community/groups/") => {
             Reply::json(json!({"id": "g1", "title": "One", "owner": "admin"}))
         }
@@ -241,7 +245,7 @@ async fn path_segments_are_encoded() {
     client.group_members("a/../b c").await.unwrap();
     assert_eq!(
         mock.seen()[0].endpoint,
-        "community/groups/a%2F..%2Fb%20c/users"
+        "community/groups/a%2F..%2Fb%20c/userList"
     );
     // Nothing but the ordinary request for an empty chunk.
     assert!(
@@ -549,7 +553,7 @@ async fn invalid_token_is_renewed_once_then_the_call_retried() {
     let members: Vec<Seen> = mock
         .seen()
         .into_iter()
-        .filter(|s| s.endpoint.ends_with("/users"))
+        .filter(|s| s.endpoint.ends_with("/userList"))
         .collect();
     assert_eq!(members.len(), 2);
     assert_eq!(members[1].bearer(), Some("tok-1"));
@@ -649,7 +653,7 @@ async fn tokens_near_expiry_are_renewed_before_use_by_one_renewal() {
     let tokens: Vec<Option<String>> = mock
         .seen()
         .iter()
-        .filter(|s| s.endpoint.ends_with("/users"))
+        .filter(|s| s.endpoint.ends_with("/userList"))
         .map(|s| s.bearer().map(str::to_owned))
         .collect();
     assert_eq!(tokens[0].as_deref(), Some("tok-0"));

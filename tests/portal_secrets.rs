@@ -57,7 +57,7 @@ async fn no_secret_in_trace_logs_errors_or_debug_output() {
         ),
         "community/groups" => Reply::json(json!({"total": 0, "nextStart": -1, "results": []})),
         "portals/self" => Reply::html(503, "<html><title>Service Unavailable</title></html>"),
-        _ => Reply::json(json!({"owner": "admin", "admins": ["admin"], "users": []})),
+        _ => Reply::json(json!({"owner": "admin", "nextStart": -1, "users": []})),
     })
     .await;
     let credentials = Credentials::Password {

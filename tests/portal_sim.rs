@@ -69,7 +69,10 @@ async fn happy_path_against_the_simulator() {
     let me = client.community_self().await.unwrap();
     assert_eq!(me.username, "admin");
     assert!(
-        me.privileges.iter().any(|p| p.contains("createGroup")),
+        me.privileges
+            .iter()
+            .flatten()
+            .any(|p| p.contains("createGroup")),
         "{me:?}"
     );
 

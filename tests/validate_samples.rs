@@ -84,7 +84,10 @@ fn every_sample_username_exists_in_users_csv_except_the_deliberate_ones() {
     let mut home = std::collections::HashSet::new();
     let mut other = std::collections::HashSet::new();
     let mut lines = users.lines();
-    assert_eq!(lines.next(), Some("username,org,role,password,groups"));
+    assert_eq!(
+        lines.next(),
+        Some("username,org,role,password,groups,access")
+    );
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
         if cells[1].is_empty() || cells[1] == "home" {

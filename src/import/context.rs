@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::config::PlanOptions;
-use crate::portal::{GroupSummary, PortalClient};
+use crate::portal::{GroupPage, GroupSummary, PortalClient};
 use std::sync::Arc;
 
 use crate::roster::{Definitions, GroupDefinition, GroupKey, TitleKey, UserKey};
@@ -67,10 +67,15 @@ pub struct RunContext {
     created: Mutex<HashMap<TitleKey, GroupSummary>>,
     /// How many groups the roster names (`None` when unknown: a stdin roster).
     pub roster_groups: Option<usize>,
-    /// The organization's groups by title, from one paged sweep, when that is cheaper than a
-    /// title query per group (`None` inside when it is not). Built by the first lookup.
-    pub org_index: tokio::sync::OnceCell<Option<HashMap<TitleKey, Vec<GroupSummary>>>>,
+    /// The first page of the organization's groups: its `total` says what a sweep costs.
+    pub org_first_page: tokio::sync::OnceCell<GroupPage>,
+    /// The organization's groups by title, from one paged sweep, once one was made (`None`
+    /// inside when the organization is too large to sweep).
+    pub org_index: tokio::sync::OnceCell<Option<Index>>,
 }
+
+/// Groups by title key.
+pub type Index = HashMap<TitleKey, Vec<GroupSummary>>;
 
 impl RunContext {
     /// Build the context from what the preflight read.
@@ -101,6 +106,7 @@ impl RunContext {
             group_slots: AtomicI64::new(slots),
             created: Mutex::new(HashMap::new()),
             roster_groups,
+            org_first_page: tokio::sync::OnceCell::new(),
             org_index: tokio::sync::OnceCell::new(),
         }
     }

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::import::context::RunContext;
+use crate::import::context::{Index, RunContext};
 use crate::import::{Fatal, MemberRole, Members};
-use crate::portal::{GroupSummary, PortalError};
+use crate::portal::{GroupPage, GroupSummary, PortalError};
 use crate::report::GroupStatus;
 use crate::roster::{GroupRef, TitleKey, UserKey};
 
@@ -84,9 +84,18 @@ async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, Resolv
     if let Some(own) = ctx.known_own_group(&key) {
         return existing(ctx, own).await;
     }
-    let matches = match org_index(ctx).await? {
-        Some(index) => index.get(&key).cloned().unwrap_or_default(),
-        None => search_exact(ctx, &key, title).await?,
+    let titled = |index: &Index| index.get(&key).cloned().unwrap_or_default();
+    let matches = match org_index(ctx, Sweep::IfCheaper).await? {
+        Some(index) => titled(index),
+        None => match search_exact(ctx, &key, title).await? {
+            // Search alone never proves a group absent (a title of stop-words or punctuation
+            // can match nothing): the sweep answers, once per run, when the org allows one.
+            found if found.is_empty() => org_index(ctx, Sweep::Always)
+                .await?
+                .map(titled)
+                .unwrap_or_default(),
+            found => found,
+        },
     };
     match pick(ctx, &matches, title)? {
         Some(group) => existing(ctx, group).await,
@@ -118,35 +127,68 @@ fn pick(
     }
 }
 
-/// The organization's groups by title, when one paged sweep of them (100 a page) costs no more
-/// requests than a title query per roster group — always for an organization with at most 100
-/// groups. Title queries are fuzzy, so in an organization whose titles share words (as course
-/// rosters do) each one can take several pages; the sweep never does.
-async fn org_index(
-    ctx: &RunContext,
-) -> Result<Option<&HashMap<TitleKey, Vec<GroupSummary>>>, ResolveError> {
-    let index = ctx.org_index.get_or_try_init(|| sweep_org(ctx)).await?;
-    Ok(index.as_ref())
+/// When to sweep the organization's groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// Only when one paged sweep (100 a page) costs no more requests than a title query per
+    /// roster group — always for an organization with at most 100 groups. Title queries are
+    /// fuzzy, so in an organization whose titles share words (as course rosters do) each one
+    /// can take several pages; the sweep never does.
+    IfCheaper,
+    /// Whenever the organization can be swept at all (search stops at 10,000 results): a title
+    /// query found nothing, and that is not proof.
+    Always,
 }
 
-async fn sweep_org(
-    ctx: &RunContext,
-) -> Result<Option<HashMap<TitleKey, Vec<GroupSummary>>>, ResolveError> {
-    let query = format!("orgid:{}", ctx.caller.org_id);
-    let first = ctx.client.search_groups(&query, 1, SEARCH_PAGE).await?;
+/// The organization's groups by title, from one paged sweep made at most once per run; `None`
+/// when `when` does not call for it (yet) or the organization is too large to sweep.
+async fn org_index(ctx: &RunContext, when: Sweep) -> Result<Option<&Index>, ResolveError> {
+    if let Some(index) = ctx.org_index.get() {
+        return Ok(index.as_ref());
+    }
+    let first = ctx
+        .org_first_page
+        .get_or_try_init(|| async {
+            ctx.client
+                .search_groups(&org_query(ctx), 1, SEARCH_PAGE)
+                .await
+        })
+        .await?;
     let pages = first.total.div_ceil(u64::from(SEARCH_PAGE));
+    let sweepable = first.total <= SEARCH_RESULTS_CAP;
     let cheaper = pages <= 1
         || ctx
             .roster_groups
             .is_some_and(|groups| pages <= groups as u64);
-    if !cheaper || first.total > SEARCH_RESULTS_CAP {
+    if sweepable && !cheaper && when == Sweep::IfCheaper {
         tracing::debug!(
             groups = first.total,
-            "organization too large to sweep; looking titles up one by one"
+            "organization too large to sweep cheaply; looking titles up one by one"
         );
         return Ok(None);
     }
-    let mut index: HashMap<TitleKey, Vec<GroupSummary>> = HashMap::new();
+    let index = ctx
+        .org_index
+        .get_or_try_init(|| async {
+            if sweepable {
+                sweep_org(ctx, first.clone()).await.map(Some)
+            } else {
+                tracing::debug!(groups = first.total, "organization too large to sweep");
+                Ok(None)
+            }
+        })
+        .await?;
+    Ok(index.as_ref())
+}
+
+fn org_query(ctx: &RunContext) -> String {
+    format!("orgid:{}", ctx.caller.org_id)
+}
+
+/// Every group of the caller's organization, by title, from `first` on.
+async fn sweep_org(ctx: &RunContext, first: GroupPage) -> Result<Index, ResolveError> {
+    let query = org_query(ctx);
+    let mut index: Index = HashMap::new();
     // Pages can overlap when groups are created while we page.
     let mut seen = std::collections::HashSet::new();
     let mut page = first;
@@ -176,7 +218,7 @@ async fn sweep_org(
         groups = index.values().map(Vec::len).sum::<usize>(),
         "swept the organization's groups"
     );
-    Ok(Some(index))
+    Ok(index)
 }
 
 /// Groups of the caller's organization whose title is exactly `key`, via a narrowed title query.

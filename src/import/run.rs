@@ -32,6 +32,42 @@ const REQUIRED_PRIVILEGES: [(&str, &str); 2] = [
     ("portal:admin:assignToGroups", "assign members to groups"),
 ];
 
+/// The privilege that lets the caller see every user of the organization.
+const VIEW_USERS_PRIVILEGE: &str = "portal:admin:viewUsers";
+
+/// The caller's privileges: the union of every list the portal gave, or `None` when it gave
+/// none (some API keys and Enterprise versions list privileges nowhere).
+#[derive(Debug, PartialEq, Eq)]
+struct Privileges(Option<Vec<String>>);
+
+impl Privileges {
+    fn union<'a>(lists: impl IntoIterator<Item = Option<&'a [String]>>) -> Self {
+        let mut all: Option<Vec<String>> = None;
+        for list in lists.into_iter().flatten() {
+            all.get_or_insert_with(Vec::new)
+                .extend(list.iter().cloned());
+        }
+        Privileges(all)
+    }
+
+    /// What the caller lacks, by purpose; `None` when there is no list to judge by. Only a
+    /// list that is present and lacks a privilege is evidence.
+    fn missing(&self) -> Option<Vec<&'static str>> {
+        let have = self.0.as_ref()?;
+        Some(
+            REQUIRED_PRIVILEGES
+                .iter()
+                .filter(|(p, _)| !have.iter().any(|h| h == p))
+                .map(|(_, what)| *what)
+                .collect(),
+        )
+    }
+
+    fn has(&self, privilege: &str) -> bool {
+        self.0.iter().flatten().any(|p| p == privilege)
+    }
+}
+
 /// How an import ended.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -366,21 +402,33 @@ async fn preflight(
         role = me.role.as_deref().unwrap_or("-"),
         "signed in"
     );
-    let missing: Vec<&str> = REQUIRED_PRIVILEGES
-        .iter()
-        .filter(|(p, _)| !me.privileges.iter().any(|have| have == p))
-        .map(|(_, what)| *what)
-        .collect();
-    if !missing.is_empty() {
-        return Err(PreflightError::Privileges(format!(
-            "{} lacks the privileges to {}; use an administrator account or an API key with the Groups admin privileges",
-            me.username,
-            missing.join(" and ")
-        )));
+    // Privileges may be listed in community/self, in portals/self's `user`, in both or nowhere.
+    let portal_user = portal.user.as_ref();
+    let privileges = Privileges::union([
+        me.privileges.as_deref(),
+        portal_user.and_then(|u| u.privileges.as_deref()),
+    ]);
+    match privileges.missing() {
+        Some(missing) if !missing.is_empty() => {
+            return Err(PreflightError::Privileges(format!(
+                "{} lacks the privileges to {}; use an administrator account or an API key with the Groups admin privileges",
+                me.username,
+                missing.join(" and ")
+            )));
+        }
+        Some(_) => {}
+        None => tracing::warn!(
+            caller = %me.username,
+            "the portal lists no privileges for the caller; going on — a write it refuses is reported on its rows"
+        ),
     }
+    let role = me
+        .role
+        .as_deref()
+        .or(portal_user.and_then(|u| u.role.as_deref()));
     let caller = Caller {
         key: UserKey::new(&me.username),
-        is_admin: me.role.as_deref() == Some("org_admin"),
+        is_admin: role == Some("org_admin") || privileges.has(VIEW_USERS_PRIVILEGE),
         username: me.user.username,
         org_id,
     };
@@ -580,5 +628,32 @@ fn join_errors(first: Option<String>, second: Option<String>) -> String {
     match (first, second) {
         (Some(a), Some(b)) => format!("{a}; {b}"),
         (a, b) => a.or(b).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn privileges_are_the_union_and_only_a_present_list_is_evidence() {
+        let create = list(&["portal:user:createGroup"]);
+        let assign = list(&["portal:admin:assignToGroups"]);
+        // Split across community/self and portals/self: together they suffice.
+        let split = Privileges::union([Some(create.as_slice()), Some(assign.as_slice())]);
+        assert_eq!(split.missing(), Some(vec![]));
+        // Only one place lists them (either one).
+        let one = Privileges::union([None, Some([create.clone(), assign].concat().as_slice())]);
+        assert_eq!(one.missing(), Some(vec![]));
+        // A list that lacks one: positive evidence.
+        let lacking = Privileges::union([Some(create.as_slice()), None]);
+        assert_eq!(lacking.missing(), Some(vec!["assign members to groups"]));
+        // No list anywhere: no evidence.
+        assert_eq!(Privileges::union([None, None]).missing(), None);
+        assert!(!Privileges::union([None, None]).has(VIEW_USERS_PRIVILEGE));
     }
 }

@@ -31,8 +31,8 @@ use super::retry::{RetryPolicy, parse_retry_after};
 use super::stats::{ClientStats, Counters};
 use super::url::PortalUrl;
 use super::wire::{
-    AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, PortalSelf,
-    RemoveUsersReply, SelfInfo, TokenReply, UserInfo,
+    AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, MemberPage, PortalSelf,
+    RemoveUsersReply, SelfInfo, TokenReply, UserInfo, UserPage,
 };
 use crate::roster::{GroupDefinition, Role};
 
@@ -248,12 +248,72 @@ impl PortalClient {
             .await
     }
 
-    /// `community/groups/{id}/users`: owner, managers and members.
+    /// The owner, managers and members of a group, from every page of
+    /// `community/groups/{id}/userList` (100 a page, until `nextStart` is -1). The older
+    /// `…/users` listing is deprecated and silently truncated on large groups by some portals,
+    /// so it is never read. Pages are sorted by join date: members added while we page land on
+    /// the last page instead of shifting earlier ones.
     pub async fn group_members(&self, group_id: &str) -> Result<GroupMembers, PortalError> {
+        let num = MAX_PAGE_SIZE.to_string();
+        let mut members = GroupMembers::default();
+        let mut start: i64 = 1;
+        loop {
+            let start_text = start.to_string();
+            let params = [
+                ("start", start_text.as_str()),
+                ("num", num.as_str()),
+                ("sortField", "joined"),
+                ("sortOrder", "asc"),
+            ];
+            let page: MemberPage = self
+                .get(
+                    RequestKind::Members,
+                    &["community", "groups", group_id, "userList"],
+                    &params,
+                )
+                .await?;
+            if members.owner.is_empty()
+                && let Some(owner) = page.owner
+            {
+                members.owner = owner;
+            }
+            page.users.into_iter().for_each(|entry| members.push(entry));
+            if page.next_start <= 0 {
+                return Ok(members);
+            }
+            if page.next_start <= start {
+                return Err(PortalError::Decode {
+                    kind: RequestKind::Members,
+                    message: format!(
+                        "the member list does not advance (nextStart {} after start {start})",
+                        page.next_start
+                    ),
+                });
+            }
+            start = page.next_start;
+        }
+    }
+
+    /// One page of the organization's user directory, `portals/self/users/search` (org
+    /// administrators only; others get a permission error). `start` is 1-based; `num` is
+    /// clamped to 1..=100.
+    pub async fn search_org_users(
+        &self,
+        query: &str,
+        start: u32,
+        num: u32,
+    ) -> Result<UserPage, PortalError> {
+        let start = start.max(1).to_string();
+        let num = num.clamp(1, MAX_PAGE_SIZE).to_string();
+        let params = [
+            ("q", query),
+            ("start", start.as_str()),
+            ("num", num.as_str()),
+        ];
         self.get(
-            RequestKind::Members,
-            &["community", "groups", group_id, "users"],
-            &[],
+            RequestKind::OrgUsers,
+            &["portals", "self", "users", "search"],
+            &params,
         )
         .await
     }

@@ -16,7 +16,7 @@ pub enum RequestKind {
     Search,
     /// `GET community/groups/{id}`
     Group,
-    /// `GET community/groups/{id}/users`
+    /// `GET community/groups/{id}/userList` (paged)
     Members,
     /// `POST community/createGroup`
     CreateGroup,
@@ -26,11 +26,13 @@ pub enum RequestKind {
     RemoveUsers,
     /// `GET community/users/{username}`
     User,
+    /// `GET portals/self/users/search` (the organization's user directory)
+    OrgUsers,
 }
 
 impl RequestKind {
     /// Every kind, in a fixed order (the index of a kind in this array is its stats slot).
-    pub const ALL: [RequestKind; 10] = [
+    pub const ALL: [RequestKind; 11] = [
         RequestKind::GenerateToken,
         RequestKind::PortalSelf,
         RequestKind::CommunitySelf,
@@ -41,6 +43,7 @@ impl RequestKind {
         RequestKind::AddUsers,
         RequestKind::RemoveUsers,
         RequestKind::User,
+        RequestKind::OrgUsers,
     ];
 
     /// The name used in statistics and logs (`"portals/self"`, `"addUsers"`, …).
@@ -56,6 +59,7 @@ impl RequestKind {
             RequestKind::AddUsers => "addUsers",
             RequestKind::RemoveUsers => "removeUsers",
             RequestKind::User => "user",
+            RequestKind::OrgUsers => "portals/self/users",
         }
     }
 

@@ -32,4 +32,4 @@ pub use kind::RequestKind;
 pub use pacing::RateSetting;
 pub use stats::ClientStats;
 pub use url::{PortalUrl, PortalUrlError};
-pub use wire::{GroupMembers, GroupPage, GroupSummary, PortalSelf, SelfInfo, UserInfo};
+pub use wire::{GroupMembers, GroupPage, GroupSummary, PortalSelf, SelfInfo, UserInfo, UserPage};

@@ -34,9 +34,11 @@ pub struct UserInfo {
     /// `role`: `org_admin`, `org_publisher`, `org_user` (or a custom role's base).
     #[serde(default)]
     pub role: Option<String>,
-    /// Privileges such as `portal:user:createGroup`, `portal:admin:assignToGroups`.
+    /// Privileges such as `portal:user:createGroup`, `portal:admin:assignToGroups`. `None`
+    /// when the reply has no list at all (some API keys and Enterprise versions): that is no
+    /// evidence either way, unlike a list that lacks a privilege.
     #[serde(default)]
-    pub privileges: Vec<String>,
+    pub privileges: Option<Vec<String>>,
 }
 
 /// `community/self`: the caller, with every group it owns or belongs to (not search-indexed, so
@@ -96,18 +98,73 @@ fn last_page() -> i64 {
     -1
 }
 
-/// `community/groups/{id}/users`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// A group's owner, managers and members, assembled from every page of
+/// `community/groups/{id}/userList`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GroupMembers {
-    /// The owner (also listed in `admins`).
-    #[serde(default)]
+    /// The owner.
     pub owner: String,
-    /// Group managers, the owner included.
-    #[serde(default)]
+    /// Group managers (the owner may be listed here too).
     pub admins: Vec<String>,
-    /// Members (the portal may or may not list admins here too).
-    #[serde(default)]
+    /// Plain members.
     pub users: Vec<String>,
+}
+
+impl GroupMembers {
+    /// Add one `userList` entry.
+    pub(crate) fn push(&mut self, entry: MemberEntry) {
+        match entry.member_type {
+            MemberType::Owner => self.owner = entry.username,
+            MemberType::Admin => self.admins.push(entry.username),
+            MemberType::Member => self.users.push(entry.username),
+        }
+    }
+}
+
+/// One page of `community/groups/{id}/userList`.
+#[derive(Deserialize)]
+pub(crate) struct MemberPage {
+    /// The owner (the entries list the owner too, as `memberType: owner`).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `nextStart`: `-1` after the last page.
+    #[serde(default = "last_page", rename = "nextStart")]
+    pub next_start: i64,
+    /// The members on this page. Required: a page without it says nothing about who is in.
+    pub users: Vec<MemberEntry>,
+}
+
+/// One member in a `userList` page.
+#[derive(Deserialize)]
+pub(crate) struct MemberEntry {
+    pub username: String,
+    /// An unknown member type fails the decode: guessing could make `--sync` remove a manager.
+    #[serde(rename = "memberType")]
+    pub member_type: MemberType,
+}
+
+/// A member's standing as `userList` spells it.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MemberType {
+    Owner,
+    Admin,
+    Member,
+}
+
+/// One page of the organization's user directory (`portals/self/users/search`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct UserPage {
+    /// Total matches.
+    #[serde(default)]
+    pub total: u64,
+    /// `nextStart`: the `start` of the next page, `-1` after the last page.
+    #[serde(default = "last_page", rename = "nextStart")]
+    pub next_start: i64,
+    /// The users on this page (every one a member of the caller's organization). The list
+    /// is `users` in `portals/self/users` and `results` in its `/search`, like every search.
+    #[serde(default, alias = "results")]
+    pub users: Vec<UserInfo>,
 }
 
 /// `generateToken`'s reply.
@@ -171,7 +228,32 @@ mod tests {
         .unwrap();
         assert_eq!(p.id, "0123456789ABCDEF");
         assert_eq!(p.mode.as_deref(), Some("multitenant"));
-        assert_eq!(p.user.unwrap().privileges.len(), 1);
+        assert_eq!(p.user.unwrap().privileges.map(|p| p.len()), Some(1));
+        let key: UserInfo = serde_json::from_str(r#"{"username":"app"}"#).unwrap();
+        assert_eq!(key.privileges, None, "no list is not an empty list");
+    }
+
+    #[test]
+    fn user_list_page_from_the_reference_shape() {
+        let page: MemberPage = serde_json::from_str(
+            r#"{"owner":"jsmith","total":3,"start":1,"num":100,"nextStart":-1,"users":[
+                {"username":"jsmith","fullName":"J","memberType":"owner","joined":1},
+                {"username":"pwright","memberType":"admin","joined":2},
+                {"username":"mjohnson","memberType":"member","joined":3}]}"#,
+        )
+        .unwrap();
+        let mut members = GroupMembers::default();
+        page.users.into_iter().for_each(|e| members.push(e));
+        assert_eq!(members.owner, "jsmith");
+        assert_eq!(members.admins, ["pwright"]);
+        assert_eq!(members.users, ["mjohnson"]);
+        assert!(
+            serde_json::from_str::<MemberPage>(
+                r#"{"users":[{"username":"x","memberType":"boss"}]}"#
+            )
+            .is_err(),
+            "an unknown member type is not guessed"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::http::HeaderMap;
 use serde_json::json;
 
+use super::config::Scheme;
 use super::wire::{ApiError, Params, escape_html};
 
 /// Who is calling, once the token has been checked.
@@ -228,14 +229,15 @@ pub fn signin_location(
     issued: &Issued,
     username: &str,
     state: Option<&str>,
-    ssl: bool,
+    scheme: Scheme,
 ) -> String {
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let mut location = format!(
-        "{redirect_uri}#access_token={}&expires_in={}&username={}&ssl={ssl}&persist=false",
+        "{redirect_uri}#access_token={}&expires_in={}&username={}&ssl={}&persist=false",
         enc(&issued.token),
         issued.expires_in,
         enc(username),
+        scheme.is_tls(),
     );
     if let Some(state) = state {
         location.push_str("&state=");

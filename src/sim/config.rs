@@ -116,6 +116,15 @@ impl Default for SimConfig {
 pub const REALISTIC_MEMBERS_CAP: u32 = 100;
 
 impl SimConfig {
+    /// The scheme `--tls` selects.
+    pub fn scheme(&self) -> Scheme {
+        if self.tls {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        }
+    }
+
     /// `--realistic`: every realism switch at once, each at the variant that is harder for a
     /// client (see "Realism switches" in the [module doc](super)). `--cool-off` takes a value
     /// and stays as it is.
@@ -166,6 +175,30 @@ impl PrivilegesIn {
     /// Whether `community/self` lists them.
     pub fn in_community_self(self) -> bool {
         matches!(self, PrivilegesIn::CommunitySelf | PrivilegesIn::Both)
+    }
+}
+
+/// How the simulator serves (`--tls`): what its URLs and the `ssl` / `allSSL` properties say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// Whether replies say `ssl: true`.
+    pub fn is_tls(self) -> bool {
+        self == Scheme::Https
     }
 }
 

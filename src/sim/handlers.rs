@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use super::auth::{self, Caller, presented_referer, presented_token};
-use super::routes::{Ctx, Outcome, Reply};
-use super::state::Listing;
+use super::request::{Ctx, Outcome};
+use super::state::{Answer, Listing};
 use super::stats::Endpoint;
 use super::wire::ApiError;
 
@@ -39,25 +39,18 @@ fn post_only(endpoint: Endpoint) -> bool {
     endpoint.is_write() || matches!(endpoint, Endpoint::GenerateToken | Endpoint::OAuthSignin)
 }
 
-fn reply(result: Result<serde_json::Value, ApiError>) -> Outcome {
-    Outcome {
-        reply: Reply::Api(result),
-        wrote: false,
-    }
-}
-
 /// Serves one ArcGIS request.
 pub fn handle(ctx: &Ctx<'_>) -> Outcome {
     let endpoint = ctx.route.endpoint;
     if post_only(endpoint) && *ctx.method != Method::POST {
-        return reply(Err(ApiError::method_not_supported()));
+        return Outcome::read(Err(ApiError::method_not_supported()));
     }
     let caller = match auth_of(endpoint) {
         Auth::Ignore => Caller::Anonymous,
         policy => {
             let token = presented_token(ctx.headers, ctx.params);
             if token.is_none() && policy == Auth::Required {
-                return reply(Err(ApiError::token_required()));
+                return Outcome::read(Err(ApiError::token_required()));
             }
             match ctx
                 .app
@@ -65,7 +58,7 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
                 .resolve(token.as_deref(), presented_referer(ctx.headers))
             {
                 Ok(c) => c,
-                Err(e) => return reply(Err(e)),
+                Err(e) => return Outcome::read(Err(e)),
             }
         }
     };
@@ -82,38 +75,37 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
             Endpoint::RemoveUsers => portal.remove_users(me, arg, p),
             Endpoint::Invite => portal.invite(me, arg, p),
             Endpoint::Reassign => portal.reassign(me, arg, p),
-            Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => portal.answer_invitation(
-                me,
-                arg,
-                item.unwrap_or(""),
-                endpoint == Endpoint::AcceptInvitation,
-            ),
+            Endpoint::AcceptInvitation => {
+                portal.answer_invitation(me, arg, item.unwrap_or(""), Answer::Accept)
+            }
+            Endpoint::DeclineInvitation => {
+                portal.answer_invitation(me, arg, item.unwrap_or(""), Answer::Decline)
+            }
             Endpoint::Update => portal.update_group(me, arg, p),
             _ => portal.delete_group(me, arg),
         };
-        return Outcome {
-            reply: Reply::Api(result),
-            wrote: true,
-        };
+        return Outcome::written(result);
     }
     match endpoint {
-        Endpoint::Info => reply(Ok(info(ctx))),
-        Endpoint::GenerateToken => reply(generate_token(ctx)),
-        Endpoint::OAuthToken => reply(oauth_token(ctx)),
+        Endpoint::Info => Outcome::read(Ok(info(ctx))),
+        Endpoint::GenerateToken => Outcome::read(generate_token(ctx)),
+        Endpoint::OAuthToken => Outcome::read(oauth_token(ctx)),
         Endpoint::OAuthAuthorize => authorize(ctx),
         Endpoint::OAuthSignin => signin(ctx),
-        Endpoint::PortalSelf => reply(Ok(app.portal().portal_self(me, "sim", app.config.tls))),
-        Endpoint::PortalUsers => reply(app.portal().org_users(me, p, Listing::List)),
-        Endpoint::PortalUserSearch => reply(app.portal().org_users(me, p, Listing::Search)),
-        Endpoint::CommunitySelf => reply(app.portal().community_self(me)),
-        Endpoint::UserGet => reply(app.portal().user_get(me, arg)),
-        Endpoint::UserSearch => reply(app.portal().search_users(me, p)),
-        Endpoint::UserInvitations => reply(app.portal().user_invitations(me, arg, item)),
-        Endpoint::GroupSearch => reply(Ok(app.portal().search_groups(me, p))),
-        Endpoint::GroupGet => reply(app.portal().group_get(me, arg)),
-        Endpoint::GroupUsers => reply(app.portal().group_users(me, arg)),
-        Endpoint::GroupUserList => reply(app.portal().group_user_list(me, arg, p)),
-        _ => reply(Err(ApiError::not_found())),
+        Endpoint::PortalSelf => {
+            Outcome::read(Ok(app.portal().portal_self(me, "sim", app.config.scheme())))
+        }
+        Endpoint::PortalUsers => Outcome::read(app.portal().org_users(me, p, Listing::List)),
+        Endpoint::PortalUserSearch => Outcome::read(app.portal().org_users(me, p, Listing::Search)),
+        Endpoint::CommunitySelf => Outcome::read(app.portal().community_self(me)),
+        Endpoint::UserGet => Outcome::read(app.portal().user_get(me, arg)),
+        Endpoint::UserSearch => Outcome::read(app.portal().search_users(me, p)),
+        Endpoint::UserInvitations => Outcome::read(app.portal().user_invitations(me, arg, item)),
+        Endpoint::GroupSearch => Outcome::read(Ok(app.portal().search_groups(me, p))),
+        Endpoint::GroupGet => Outcome::read(app.portal().group_get(me, arg)),
+        Endpoint::GroupUsers => Outcome::read(app.portal().group_users(me, arg)),
+        Endpoint::GroupUserList => Outcome::read(app.portal().group_user_list(me, arg, p)),
+        _ => Outcome::read(Err(ApiError::not_found())),
     }
 }
 
@@ -209,25 +201,18 @@ fn authorize(ctx: &Ctx<'_>) -> Outcome {
     let p = ctx.params;
     let redirect_uri = p.get("redirect_uri").unwrap_or("");
     if !auth::redirect_uri_ok(redirect_uri) {
-        return Outcome {
-            reply: Reply::Html(
-                StatusCode::BAD_REQUEST,
-                "<!DOCTYPE html>\n<html><body><p>Invalid redirect_uri</p></body></html>\n"
-                    .to_owned(),
-            ),
-            wrote: false,
-        };
+        return Outcome::page(
+            StatusCode::BAD_REQUEST,
+            "<!DOCTYPE html>\n<html><body><p>Invalid redirect_uri</p></body></html>\n".to_owned(),
+        );
     }
     let oauth_state = ctx.app.portal().random_token();
     ctx.app.tokens.begin_authorize(&oauth_state, p);
     let signin = format!("{}/sharing/oauth2/signin", ctx.route.prefix);
-    Outcome {
-        reply: Reply::Html(
-            StatusCode::OK,
-            auth::authorize_page(&oauth_state, p, &signin, None),
-        ),
-        wrote: false,
-    }
+    Outcome::page(
+        StatusCode::OK,
+        auth::authorize_page(&oauth_state, p, &signin, None),
+    )
 }
 
 /// `oauth2/signin`: checks the credentials of a pending authorization and redirects to its
@@ -237,14 +222,11 @@ fn signin(ctx: &Ctx<'_>) -> Outcome {
     let oauth_state = p.get("oauth_state").unwrap_or("");
     let Some((redirect_uri, state, expiration)) = ctx.app.tokens.finish_authorize(oauth_state)
     else {
-        return Outcome {
-            reply: Reply::Html(
-                StatusCode::BAD_REQUEST,
-                "<!DOCTYPE html>\n<html><body><p>Invalid or expired oauth_state.</p></body></html>\n"
-                    .to_owned(),
-            ),
-            wrote: false,
-        };
+        return Outcome::page(
+            StatusCode::BAD_REQUEST,
+            "<!DOCTYPE html>\n<html><body><p>Invalid or expired oauth_state.</p></body></html>\n"
+                .to_owned(),
+        );
     };
     let mut portal = ctx.app.portal();
     let user = portal.check_password(
@@ -263,18 +245,15 @@ fn signin(ctx: &Ctx<'_>) -> Outcome {
         }
         ctx.app.tokens.begin_authorize(&retry_state, &again);
         let signin = format!("{}/sharing/oauth2/signin", ctx.route.prefix);
-        return Outcome {
-            reply: Reply::Html(
-                StatusCode::OK,
-                auth::authorize_page(
-                    &retry_state,
-                    &again,
-                    &signin,
-                    Some("Invalid username or password."),
-                ),
+        return Outcome::page(
+            StatusCode::OK,
+            auth::authorize_page(
+                &retry_state,
+                &again,
+                &signin,
+                Some("Invalid username or password."),
             ),
-            wrote: false,
-        };
+        );
     };
     let token = portal.random_token();
     drop(portal);
@@ -284,14 +263,11 @@ fn signin(ctx: &Ctx<'_>) -> Outcome {
         .tokens
         .issue(token, Some(user.clone()), expiration, None);
     ctx.app.stats.token_issued();
-    Outcome {
-        reply: Reply::Redirect(auth::signin_location(
-            &redirect_uri,
-            &issued,
-            &user,
-            state.as_deref(),
-            ctx.app.config.tls,
-        )),
-        wrote: false,
-    }
+    Outcome::redirect(auth::signin_location(
+        &redirect_uri,
+        &issued,
+        &user,
+        state.as_deref(),
+        ctx.app.config.scheme(),
+    ))
 }

@@ -11,7 +11,9 @@
 //! | `server` | [`serve`], [`SimServer`], [`RunningSim`]: listener + config → HTTP or TLS server |
 //! | `routes` | router, path normalisation, the request pipeline, `f` and error rendering |
 //! | `handlers` | one function per endpoint: method and token policy, then the state call |
-//! | `state` | orgs, users, groups and every rule (permissions, limits, uniqueness, search lag); by concern in `state/`: `directory` (who sees which accounts), `reassign`, `invitations` |
+//! | `request` | what routes hands a handler and gets back: `Route`, `Ctx`, `Outcome`, `Reply` (below both) |
+//! | `app` | one instance's shared parts: config, state, tokens, counters, fault knobs (below `request`) |
+//! | `state` | orgs, users, groups, invitations and every rule (permissions, limits, uniqueness, search lag); by concern in `state/`: `model` (data, invariants), `views` (JSON shapes), `access` (who sees and changes what), `reads`, `writes` |
 //! | `search` | the fuzzy query language of `community/groups` |
 //! | `auth` | token sources, the token table, the OAuth2 pages the Python client scrapes |
 //! | `faults` | latency, jitter, rate limit and cool-off, in-flight cap, throttled replies, injected 5xx, drop decisions |
@@ -151,12 +153,14 @@
 //! - `--group-limit` can be raised above 512 for large benchmarks.
 //! - Items and content are absent; invitations are to usernames only (no e-mail invitations).
 
+mod app;
 mod auth;
 mod config;
 mod conn;
 mod faults;
 mod handlers;
 mod multipart;
+mod request;
 mod routes;
 mod search;
 mod server;

@@ -9,68 +9,24 @@
 //! `/__sim/stats` are plain axum routes, untouched by any knob and not counted.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
 
-use super::auth::Tokens;
-use super::config::SimConfig;
-use super::conn::KillRegistry;
-use super::faults::{Faults, Verdict, failure_response};
+use super::app::App;
+use super::faults::{Verdict, failure_response};
 use super::handlers;
-use super::state::{Portal, StateSnapshot};
-use super::stats::{Endpoint, Stats};
-use super::wire::{ApiError, Params, html_page};
+use super::request::{Ctx, Reply, Route};
+use super::stats::Endpoint;
+use super::wire::{Params, html_page};
 
 /// Largest request body read (form posts are tiny; this only bounds abuse).
 const MAX_BODY: usize = 8 * 1024 * 1024;
-
-/// Everything one simulator instance shares between requests.
-#[derive(Debug)]
-pub struct App {
-    /// The configuration it was started with.
-    pub config: SimConfig,
-    /// Orgs, users, groups. Locked briefly by each request; never across an await.
-    pub portal: Mutex<Portal>,
-    /// Issued tokens and pending OAuth2 authorizations.
-    pub tokens: Tokens,
-    /// Counters behind `/__sim/stats`.
-    pub stats: Stats,
-    /// The fault knobs.
-    pub faults: Faults,
-    /// Connection kill switches for `--drop-rate`.
-    pub kills: Arc<KillRegistry>,
-}
-
-impl App {
-    /// A fresh instance for `config`; fails on inconsistent seed data.
-    pub fn new(config: SimConfig) -> Result<App, String> {
-        Ok(App {
-            portal: Mutex::new(Portal::new(&config)?),
-            tokens: Tokens::new(config.token_ttl),
-            stats: Stats::default(),
-            faults: Faults::new(&config),
-            kills: Arc::new(KillRegistry::default()),
-            config,
-        })
-    }
-
-    /// Locks the portal state (a poisoned lock is still usable: state changes are atomic).
-    pub fn portal(&self) -> std::sync::MutexGuard<'_, Portal> {
-        self.portal.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The current state document.
-    pub fn snapshot(&self) -> StateSnapshot {
-        self.portal().snapshot()
-    }
-}
 
 /// The router of one instance.
 pub fn router(app: Arc<App>) -> Router {
@@ -89,20 +45,8 @@ async fn sim_stats(State(app): State<Arc<App>>) -> Response {
     axum::Json(app.stats.snapshot()).into_response()
 }
 
-/// A matched ArcGIS path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// Which endpoint.
-    pub endpoint: Endpoint,
-    /// The group id or username in the path, when there is one.
-    pub arg: Option<String>,
-    /// The invitation id in `community/users/{u}/invitations/{id}[/accept|/decline]`.
-    pub item: Option<String>,
-    /// The web-adaptor prefix the request used (`""` or e.g. `/arcgis`).
-    pub prefix: String,
-}
-
 /// Collapses repeated slashes, strips a one-segment web-adaptor prefix and matches the rest.
+/// Long only because it is one match: every ArcGIS path the simulator serves, in one table.
 pub fn classify(path: &str) -> Route {
     let mut segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut prefix = String::new();
@@ -205,43 +149,6 @@ impl Format {
     }
 }
 
-/// What a handler produced.
-#[derive(Debug)]
-pub enum Reply {
-    /// A JSON document or an error envelope, rendered per `f` and `--errors-as-status`.
-    Api(Result<Value, ApiError>),
-    /// A ready HTML page (OAuth2 pages).
-    Html(StatusCode, String),
-    /// A 302 (OAuth2 sign-in).
-    Redirect(String),
-}
-
-/// A handler's reply plus whether a write reached the state (for `writes` and `--drop-rate`).
-#[derive(Debug)]
-pub struct Outcome {
-    /// The reply.
-    pub reply: Reply,
-    /// True when a write operation was executed against the state.
-    pub wrote: bool,
-}
-
-/// What a handler sees of the request.
-#[derive(Debug)]
-pub struct Ctx<'a> {
-    /// The instance.
-    pub app: &'a App,
-    /// The matched route.
-    pub route: &'a Route,
-    /// GET, POST, …
-    pub method: &'a Method,
-    /// Request headers.
-    pub headers: &'a HeaderMap,
-    /// Query and form parameters.
-    pub params: &'a Params,
-    /// `scheme://host[:port]` as the client addressed us (for links in replies).
-    pub origin: String,
-}
-
 async fn arcgis(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -279,7 +186,7 @@ async fn arcgis(
     } else {
         Params::parse(parts.uri.query(), &body)
     };
-    let scheme = if app.config.tls { "https" } else { "http" };
+    let scheme = app.config.scheme().as_str();
     let host = parts
         .headers
         .get(header::HOST)

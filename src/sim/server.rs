@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::config::SimConfig;
+use super::app::App;
+use super::config::{Scheme, SimConfig};
 use super::conn::KillAcceptor;
-use super::routes::{App, router};
+use super::routes::router;
 use super::state::StateSnapshot;
 use super::stats::StatsSnapshot;
 use super::tls;
@@ -31,8 +32,8 @@ pub struct SimServer {
 }
 
 /// The portal URL for a local address (`http(s)://127.0.0.1:PORT`; unspecified → loopback).
-fn portal_url(addr: SocketAddr, tls: bool) -> String {
-    let scheme = if tls { "https" } else { "http" };
+fn portal_url(addr: SocketAddr, scheme: Scheme) -> String {
+    let scheme = scheme.as_str();
     let ip = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
         ip if ip.is_unspecified() => "[::1]".to_owned(),
@@ -46,7 +47,7 @@ impl SimServer {
     /// Builds the state and, with `tls`, the certificates (writing `cert_out`).
     pub async fn new(listener: TcpListener, config: SimConfig) -> io::Result<SimServer> {
         let addr = listener.local_addr()?;
-        let url = portal_url(addr, config.tls);
+        let url = portal_url(addr, config.scheme());
         let (ca_pem, tls) = if config.tls {
             let material = tls::generate(&config.tls_names)?;
             if let Some(path) = &config.cert_out {

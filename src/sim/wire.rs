@@ -103,6 +103,14 @@ impl ApiError {
         ApiError::new(400, "User does not exist or is inaccessible.").with_code("COM_0018")
     }
 
+    /// An invitation id the invitee does not have (or that expired).
+    pub fn invitation_not_found() -> Self {
+        ApiError::bad_request(
+            "Invitation does not exist or is inaccessible.",
+            "The invitation may have expired, or been accepted or declined.",
+        )
+    }
+
     /// More than 25 names in one addUsers/removeUsers call.
     pub fn too_many_users() -> Self {
         ApiError::new(400, "Exceeded maximum number of users allowed per call.")

@@ -16,6 +16,54 @@ use bulk_groups::roster::{RosterOptions, Source};
 use bulk_groups::sim::{RunningSim, SimConfig, SimUser};
 use tokio_util::sync::CancellationToken;
 
+/// Which simulated portal a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Realism {
+    /// The simulator's defaults: a portal that makes no trouble beyond the faults a test asks for.
+    Friendly,
+    /// `portal-sim --realistic`: every realism switch at its harder variant (capped legacy
+    /// member lists, whole-call addUsers failures, exact-case usernames, privileges only in
+    /// `portals/self`, 403 throttling, other-org profiles hidden).
+    Realistic,
+}
+
+impl Realism {
+    /// `config` as this portal runs it.
+    pub fn apply(self, config: SimConfig) -> SimConfig {
+        match self {
+            Realism::Friendly => config,
+            Realism::Realistic => config.realistic(),
+        }
+    }
+}
+
+/// Defines a test that runs against both simulated portals, as two tests `<name>::friendly`
+/// and `<name>::realistic` sharing one body that takes the [`Realism`].
+#[allow(unused_macros)]
+macro_rules! on_both_portals {
+    ($(#[$meta:meta])* async fn $name:ident($realism:ident: Realism) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn run($realism: Realism) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn friendly() {
+                run(Realism::Friendly).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn realistic() {
+                run(Realism::Realistic).await
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_portals;
+
 /// A simulator config with `users` as home-org users (passwords `pw-<name>`).
 pub fn sim_config(users: &[&str]) -> SimConfig {
     SimConfig {
@@ -60,11 +108,16 @@ impl Workdir {
 
 /// An import config against `sim` as its admin, fast retries and no progress output.
 pub fn import_config(sim: &RunningSim, roster: &Path, results: &Path) -> ImportConfig {
+    import_config_at(&sim.url, roster, results)
+}
+
+/// The same against the portal at `url` (a scripted mock).
+pub fn import_config_at(url: &str, roster: &Path, results: &Path) -> ImportConfig {
     ImportConfig {
         roster: Source::Path(roster.to_owned()),
         roster_options: RosterOptions::default(),
         results: ResultsTarget::Path(results.to_owned()),
-        portal: PortalUrl::parse(&sim.url).expect("sim url"),
+        portal: PortalUrl::parse(url).expect("portal url"),
         credentials: Credentials::Password {
             username: "admin".into(),
             password: "admin-password".to_owned().into(),
@@ -216,10 +269,21 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// On the friendly simulator.
     pub async fn new(groups: usize, members: usize, tweak: impl FnOnce(&mut SimConfig)) -> Self {
+        Scenario::on(Realism::Friendly, groups, members, tweak).await
+    }
+
+    /// On the simulator `realism` describes (`tweak` applies after it).
+    pub async fn on(
+        realism: Realism,
+        groups: usize,
+        members: usize,
+        tweak: impl FnOnce(&mut SimConfig),
+    ) -> Self {
         let (text, users) = generated_roster(groups, members);
         let names: Vec<&str> = users.iter().map(String::as_str).collect();
-        let mut config = sim_config(&names);
+        let mut config = realism.apply(sim_config(&names));
         tweak(&mut config);
         let sim = start_sim(config).await;
         let dir = Workdir::new();
