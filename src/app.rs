@@ -20,7 +20,7 @@ pub fn main(cli: Cli) -> Exit {
         Command::Validate(args) => validate(&args),
         Command::Demo(args) => {
             let output = OutputConfig::from(&args.output);
-            logging::init(&output);
+            logging::init(&output.into());
             block_on(crate::demo::run(
                 args.results.clone(),
                 output,
@@ -65,7 +65,7 @@ fn man(command: Option<&str>) -> Exit {
 
 fn import(args: &ImportArgs) -> Exit {
     let output = OutputConfig::from(&args.output);
-    logging::init(&output);
+    logging::init(&output.into());
     let config = match ImportConfig::from_args(args, &ProcessEnvironment) {
         Ok(config) => config,
         Err(e) => {
@@ -93,7 +93,7 @@ fn import(args: &ImportArgs) -> Exit {
 
 fn validate(args: &ValidateArgs) -> Exit {
     let output = OutputConfig::from(&args.output);
-    logging::init(&output);
+    logging::init(&output.into());
     match config::roster_options(&args.roster_args) {
         Ok(options) => crate::validate::cli(&config::roster_source(&args.roster), &options, 0),
         Err(e) => {

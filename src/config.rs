@@ -10,8 +10,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
-use crate::portal::{ClientOptions, Credentials, PortalUrl, RateSetting};
-use crate::report::ResultsTarget;
+use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
+use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
 use crate::roster::{Encoding, RosterOptions, Source};
 
 /// A configuration error: the user asked for something impossible. Always exit 2.
@@ -75,14 +75,11 @@ impl Default for PlanOptions {
             sync_admins: false,
             max_removals: RemovalLimit::Percent(10),
             min_rows: 1,
-            chunk_size: MAX_CHUNK,
+            chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
         }
     }
 }
-
-/// The portal's documented cap on names per addUsers/removeUsers call.
-pub const MAX_CHUNK: usize = 25;
 
 /// `--max-removals`: how many removals one group may take in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +149,21 @@ impl From<&OutputArgs> for OutputConfig {
             quiet: args.quiet,
             verbosity: args.verbose,
             json_logs: args.log_format == cli::LogFormat::Json,
+        }
+    }
+}
+
+impl From<OutputConfig> for OutputOptions {
+    fn from(output: OutputConfig) -> Self {
+        OutputOptions {
+            progress: match output.progress {
+                cli::ProgressWhen::Auto => ProgressWhen::Auto,
+                cli::ProgressWhen::Always => ProgressWhen::Always,
+                cli::ProgressWhen::Never => ProgressWhen::Never,
+            },
+            quiet: output.quiet,
+            verbosity: output.verbosity,
+            json_logs: output.json_logs,
         }
     }
 }
@@ -241,9 +253,9 @@ impl ImportConfig {
 
         let concurrency = NonZeroUsize::new(args.concurrency)
             .ok_or_else(|| usage("--concurrency must be at least 1"))?;
-        if !(1..=MAX_CHUNK).contains(&args.chunk_size) {
+        if !(1..=MAX_USERS_PER_CALL).contains(&args.chunk_size) {
             return Err(usage(format!(
-                "--chunk-size must be between 1 and {MAX_CHUNK} (the portal's limit per call)"
+                "--chunk-size must be between 1 and {MAX_USERS_PER_CALL} (the portal's limit per call)"
             )));
         }
         let rate = parse_rate(&args.rate)?;

@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ProgressWhen;
 use crate::config::{ImportConfig, OutputConfig, PlanOptions};
 use crate::exit::Exit;
+use crate::outcome::Status;
 use crate::portal::{ClientOptions, Credentials, PortalUrl};
-use crate::report::{ResultsTarget, Status};
+use crate::report::ResultsTarget;
 use crate::roster::{RosterOptions, RosterReader, RowKind, Source, UserKey};
 use crate::sim::{RunningSim, SimConfig, SimUser, parse_users_csv};
 

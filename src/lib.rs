@@ -4,6 +4,7 @@
 //!
 //! - [`roster`]: input — dialect and encoding detection, header aliases, row validation, group
 //!   definitions. Pure, synchronous, streaming.
+//! - [`outcome`]: the result rows and their counts, below both `import` and `report`.
 //! - [`report`]: the results CSV writer (single owner, fed by a channel), summary, progress.
 //! - [`cli`] → [`config`]: raw command line → validated configuration (the core never sees clap).
 //! - [`app`]: the binary's edge (runtime, logging, signals, printing); `main.rs` only calls it.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod import;
+pub mod outcome;
 pub mod portal;
 pub mod report;
 pub mod roster;

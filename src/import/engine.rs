@@ -20,7 +20,8 @@ use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
 use crate::import::{Fatal, INTERRUPTED, Members, Pending, unworked_row};
-use crate::report::{GroupStatus, ResultRow, ResultsSender, Status};
+use crate::outcome::{GroupStatus, ResultRow, Status};
+use crate::report::ResultsSender;
 use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
 
 /// Rows allowed to wait for unresolved groups before the loop stops reading the roster.

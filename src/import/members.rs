@@ -20,9 +20,9 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::import::context::RunContext;
 use crate::import::{Fatal, INTERRUPTED, Members, Pending};
+use crate::outcome::{GroupStatus, ResultRow, Status};
 use crate::portal::PortalError;
 use crate::portal::client::MAX_PAGE_SIZE;
-use crate::report::{GroupStatus, ResultRow, Status};
 use crate::roster::{Role, UserKey};
 
 /// Where a chunk goes.

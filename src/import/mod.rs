@@ -20,8 +20,8 @@ use std::collections::HashMap;
 pub use context::Caller;
 pub use run::{RunOutcome, run};
 
+use crate::outcome::{ResultRow, Status};
 use crate::portal::{GroupMembers, PortalError};
-use crate::report::{ResultRow, Status};
 use crate::roster::{Role, Row, RowKind, UserKey};
 
 /// A roster row waiting for its group (or its chunk).

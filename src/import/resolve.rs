@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::import::context::{Index, RunContext};
 use crate::import::{Fatal, MemberRole, Members};
+use crate::outcome::GroupStatus;
 use crate::portal::{GroupPage, GroupSummary, PortalError};
-use crate::report::GroupStatus;
 use crate::roster::{GroupRef, TitleKey, UserKey};
 
 /// How long a `COM_0044` ("you already have a group named …") may take to become findable.

@@ -17,10 +17,11 @@ use crate::exit::Exit;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
+use crate::outcome::{Counts, Status};
 use crate::portal::{PortalClient, PortalError, RequestKind};
 use crate::report::{
-    Counters, Counts, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock,
-    Status, Summary, check_writable,
+    Counters, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock, Summary,
+    check_writable,
 };
 use crate::roster::{self, RosterError, RosterReader, Row, RowKind, Source, UserKey};
 
@@ -227,12 +228,12 @@ async fn attempt(
     let rows_done = Arc::new(AtomicU64::new(0));
     let signed_in = Arc::new(OnceLock::new());
     let progress = Progress::start(
-        config.output,
+        config.output.into(),
         Counters {
             bytes_read,
             total_bytes: roster_size(&config.roster),
             rows_done: rows_done.clone(),
-            client: signed_in.clone(),
+            stats: signed_in.clone(),
         },
     );
 
@@ -253,7 +254,8 @@ async fn attempt(
                 dialect = %dialect,
                 "starting import"
             );
-            let _ = signed_in.set(client.clone());
+            let stats_client = client.clone();
+            let _ = signed_in.set(Box::new(move || stats_client.stats()));
             summary.org_id = Some(caller.org_id.clone());
             summary.caller = Some(caller.username.clone());
             let ctx = Arc::new(RunContext::new(

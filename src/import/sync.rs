@@ -11,7 +11,7 @@ use crate::config::RemovalLimit;
 use crate::import::context::RunContext;
 use crate::import::members::Target;
 use crate::import::{Fatal, MemberRole, Members};
-use crate::report::{ResultRow, Status};
+use crate::outcome::{ResultRow, Status};
 use crate::roster::{Role, UserKey};
 
 /// A compact fingerprint of a username for the roster-side set: 8 bytes per roster row keeps

@@ -41,7 +41,8 @@ use crate::roster::{GroupDefinition, Role};
 pub const REFERER_VALUE: &str = "bulk-groups";
 /// The header that carries the token.
 pub const AUTH_HEADER: &str = "X-Esri-Authorization";
-/// The most usernames addUsers/removeUsers take per call.
+/// The portal's documented cap on usernames per addUsers/removeUsers call: the one place the
+/// 25-name limit lives (`--chunk-size` is checked against it).
 pub const MAX_USERS_PER_CALL: usize = 25;
 /// The largest `num` a search page may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;

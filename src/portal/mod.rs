@@ -25,7 +25,7 @@ pub mod stats;
 pub mod url;
 pub mod wire;
 
-pub use client::{ClientOptions, PortalClient};
+pub use client::{ClientOptions, MAX_USERS_PER_CALL, PortalClient};
 pub use credentials::Credentials;
 pub use error::{ApiError, PortalError};
 pub use kind::RequestKind;

@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::config::OutputConfig;
+use super::OutputOptions;
 
 /// The progress bar currently on screen, if any.
 static ACTIVE_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -20,7 +20,7 @@ pub fn set_active_bar(bar: Option<ProgressBar>) {
 }
 
 /// Install the global subscriber. `RUST_LOG` overrides the level chosen by `-q`/`-v`.
-pub fn init(output: &OutputConfig) {
+pub fn init(output: &OutputOptions) {
     let default = match (output.quiet, output.verbosity) {
         (true, _) => "error",
         (false, 0) => "info",

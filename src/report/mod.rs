@@ -1,17 +1,19 @@
 //! Results file, summary, progress and logs (product spec §3, §7).
 
 pub mod logging;
-mod model;
+mod options;
 mod outputs;
 mod progress;
 mod results;
 mod summary;
 
-pub use model::*;
+// The outcome types are re-exported so `report::Status` etc. keep working for callers.
+pub use crate::outcome::{Counts, GroupStatus, ResultRow, Status};
+pub use options::{OutputOptions, ProgressWhen};
 pub use outputs::{OutputError, RunLock, check_writable};
-pub use progress::{Counters, Progress};
+pub use progress::{Counters, Progress, StatsSource};
 pub use results::{
-    Counts, RESULTS_HEADER, ResultsSender, ResultsTarget, ResultsTask, ResultsWriteError,
-    ResultsWriter, encode_row,
+    RESULTS_HEADER, ResultsSender, ResultsTarget, ResultsTask, ResultsWriteError, ResultsWriter,
+    encode_row,
 };
 pub use summary::{RosterInfo, SUMMARY_VERSION, Summary};

@@ -11,12 +11,15 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 
-use crate::cli::ProgressWhen;
-use crate::config::OutputConfig;
-use crate::portal::PortalClient;
+use super::{OutputOptions, ProgressWhen};
+use crate::portal::ClientStats;
 
-/// What progress reads: roster bytes consumed, results rows done, and the portal client once
-/// signed in (for requests per second and throttling).
+/// Reads the portal client's request figures on demand; set once the run has signed in. A
+/// closure over the client keeps `report` from depending on the client itself.
+pub type StatsSource = Box<dyn Fn() -> ClientStats + Send + Sync>;
+
+/// What progress reads: roster bytes consumed, results rows done, and the client's statistics
+/// once signed in (for requests per second and throttling).
 #[derive(Clone)]
 pub struct Counters {
     /// Roster bytes read so far.
@@ -26,7 +29,7 @@ pub struct Counters {
     /// Results rows written so far.
     pub rows_done: Arc<AtomicU64>,
     /// Set once the run has signed in.
-    pub client: Arc<OnceLock<PortalClient>>,
+    pub stats: Arc<OnceLock<StatsSource>>,
 }
 
 impl Counters {
@@ -34,8 +37,8 @@ impl Counters {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         let done = self.rows_done.load(Ordering::Relaxed);
         let mut text = format!("{done} rows done ({:.0}/s)", done as f64 / secs);
-        if let Some(client) = self.client.get() {
-            let stats = client.stats();
+        if let Some(read_stats) = self.stats.get() {
+            let stats = read_stats();
             let requests = stats.total_requests();
             text.push_str(&format!(
                 ", {requests} requests ({:.1}/s)",
@@ -60,7 +63,7 @@ pub struct Progress {
 
 impl Progress {
     /// Start showing progress: `bytes_read` of `total` roster bytes, `rows_done` results rows.
-    pub fn start(output: OutputConfig, counters: Counters) -> Self {
+    pub fn start(output: OutputOptions, counters: Counters) -> Self {
         let total = counters.total_bytes;
         let terminal = std::io::stderr().is_terminal();
         let show_bar = match output.progress {

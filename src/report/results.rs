@@ -19,7 +19,6 @@
 //!   starting with `=`, `+`, `-`, `@`, TAB or CR are prefixed with `'` so a spreadsheet does not
 //!   run them as formulas.
 
-use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -27,8 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::model::{GroupStatus, ResultRow, Status};
-use crate::exit::Exit;
+use crate::outcome::{Counts, GroupStatus, ResultRow};
 
 /// The results file's header line (without line end).
 pub const RESULTS_HEADER: &str = "line,group,group_id,group_status,username,role,status,reason";
@@ -43,109 +41,6 @@ pub enum ResultsTarget {
     Path(PathBuf),
     /// Standard output (`--results -`).
     Stdout,
-}
-
-/// Counts of the rows written, per status and per group status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    status: [u64; Status::ALL.len()],
-    group_status_rows: [u64; GroupStatus::ALL.len()],
-    groups: [u64; GroupStatus::ALL.len()],
-    seen_groups: HashSet<(GroupStatus, String)>,
-}
-
-impl Counts {
-    /// Count one row.
-    pub fn add(&mut self, row: &ResultRow) {
-        self.status[status_index(row.status)] += 1;
-        if let Some(gs) = row.group_status {
-            let i = group_status_index(gs);
-            self.group_status_rows[i] += 1;
-            // A group is identified by its id once known, else by its title (a group a dry run
-            // would create has no id yet).
-            let key = match row.group_id.as_deref().filter(|id| !id.is_empty()) {
-                Some(id) => id.to_ascii_lowercase(),
-                None => crate::roster::TitleKey::new(&row.group).as_str().to_owned(),
-            };
-            if self.seen_groups.insert((gs, key)) {
-                self.groups[i] += 1;
-            }
-        }
-    }
-
-    /// Rows with `status`.
-    pub fn get(&self, status: Status) -> u64 {
-        self.status[status_index(status)]
-    }
-
-    /// Rows whose group has `group_status`.
-    pub fn group_rows(&self, group_status: GroupStatus) -> u64 {
-        self.group_status_rows[group_status_index(group_status)]
-    }
-
-    /// Distinct groups (by id, else title) seen with `group_status`.
-    pub fn groups(&self, group_status: GroupStatus) -> u64 {
-        self.groups[group_status_index(group_status)]
-    }
-
-    /// All rows written.
-    pub fn total(&self) -> u64 {
-        self.status.iter().sum()
-    }
-
-    /// Rows whose status makes the run exit 1 (`invalid`, `not_added`, `not_removed`,
-    /// `failed`, `not_attempted`).
-    pub fn attention_rows(&self) -> u64 {
-        Status::ALL
-            .iter()
-            .filter(|s| s.needs_attention())
-            .map(|s| self.get(*s))
-            .sum()
-    }
-
-    /// Whether any row needs attention (exit 1).
-    pub fn needs_attention(&self) -> bool {
-        self.attention_rows() > 0
-    }
-
-    /// The exit code the rows alone call for: `Success` or `RowsNeedAttention`.
-    pub fn exit(&self) -> Exit {
-        if self.needs_attention() {
-            Exit::RowsNeedAttention
-        } else {
-            Exit::Success
-        }
-    }
-
-    /// Every status → rows (zeros included), for the JSON summary.
-    pub fn by_status(&self) -> BTreeMap<&'static str, u64> {
-        Status::ALL
-            .iter()
-            .map(|s| (s.as_str(), self.get(*s)))
-            .collect()
-    }
-
-    /// Every group status → distinct groups (zeros included), for the JSON summary.
-    pub fn by_group_status(&self) -> BTreeMap<&'static str, u64> {
-        GroupStatus::ALL
-            .iter()
-            .map(|g| (g.as_str(), self.groups(*g)))
-            .collect()
-    }
-}
-
-fn status_index(status: Status) -> usize {
-    Status::ALL
-        .iter()
-        .position(|s| *s == status)
-        .expect("every status is in ALL")
-}
-
-fn group_status_index(gs: GroupStatus) -> usize {
-    GroupStatus::ALL
-        .iter()
-        .position(|g| *g == gs)
-        .expect("every group status is in ALL")
 }
 
 /// The sending side: cheap to clone, never blocks, never drops a row (see the module docs).
@@ -350,6 +245,8 @@ fn push_cell(out: &mut Vec<u8>, cell: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Exit;
+    use crate::outcome::Status;
     use crate::roster::Role;
 
     fn row(group: &str, username: &str, status: Status, reason: &str) -> ResultRow {

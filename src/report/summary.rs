@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::outcome::{Counts, GroupStatus, Status};
 use crate::report::outputs::{self, OutputError};
-use crate::report::{Counts, GroupStatus, Status};
 use crate::roster::Dialect;
 
 /// Version of the JSON summary's shape; bumped only on incompatible changes.

@@ -1,7 +1,11 @@
-//! The results file's data model (product spec §3): one [`ResultRow`] per roster data row, plus
-//! one per removal under `--sync`.
+//! The outcome of a run (product spec §3): one [`ResultRow`] per roster data row, plus one per
+//! removal under `--sync`, and their [`Counts`]. It sits below both `import` (which produces
+//! rows) and `report` (which writes and summarises them), so neither reaches into the other.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+
+use crate::exit::Exit;
 
 use crate::roster::Role;
 
@@ -149,4 +153,107 @@ pub struct ResultRow {
     /// (product spec §3). A `not_added` row without it names someone the run could not
     /// identify — which keeps `--sync` away from that row's group.
     pub portal_username: Option<String>,
+}
+
+/// Counts of the rows written, per status and per group status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    status: [u64; Status::ALL.len()],
+    group_status_rows: [u64; GroupStatus::ALL.len()],
+    groups: [u64; GroupStatus::ALL.len()],
+    seen_groups: HashSet<(GroupStatus, String)>,
+}
+
+impl Counts {
+    /// Count one row.
+    pub fn add(&mut self, row: &ResultRow) {
+        self.status[status_index(row.status)] += 1;
+        if let Some(gs) = row.group_status {
+            let i = group_status_index(gs);
+            self.group_status_rows[i] += 1;
+            // A group is identified by its id once known, else by its title (a group a dry run
+            // would create has no id yet).
+            let key = match row.group_id.as_deref().filter(|id| !id.is_empty()) {
+                Some(id) => id.to_ascii_lowercase(),
+                None => crate::roster::TitleKey::new(&row.group).as_str().to_owned(),
+            };
+            if self.seen_groups.insert((gs, key)) {
+                self.groups[i] += 1;
+            }
+        }
+    }
+
+    /// Rows with `status`.
+    pub fn get(&self, status: Status) -> u64 {
+        self.status[status_index(status)]
+    }
+
+    /// Rows whose group has `group_status`.
+    pub fn group_rows(&self, group_status: GroupStatus) -> u64 {
+        self.group_status_rows[group_status_index(group_status)]
+    }
+
+    /// Distinct groups (by id, else title) seen with `group_status`.
+    pub fn groups(&self, group_status: GroupStatus) -> u64 {
+        self.groups[group_status_index(group_status)]
+    }
+
+    /// All rows written.
+    pub fn total(&self) -> u64 {
+        self.status.iter().sum()
+    }
+
+    /// Rows whose status makes the run exit 1 (`invalid`, `not_added`, `not_removed`,
+    /// `failed`, `not_attempted`).
+    pub fn attention_rows(&self) -> u64 {
+        Status::ALL
+            .iter()
+            .filter(|s| s.needs_attention())
+            .map(|s| self.get(*s))
+            .sum()
+    }
+
+    /// Whether any row needs attention (exit 1).
+    pub fn needs_attention(&self) -> bool {
+        self.attention_rows() > 0
+    }
+
+    /// The exit code the rows alone call for: `Success` or `RowsNeedAttention`.
+    pub fn exit(&self) -> Exit {
+        if self.needs_attention() {
+            Exit::RowsNeedAttention
+        } else {
+            Exit::Success
+        }
+    }
+
+    /// Every status → rows (zeros included), for the JSON summary.
+    pub fn by_status(&self) -> BTreeMap<&'static str, u64> {
+        Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), self.get(*s)))
+            .collect()
+    }
+
+    /// Every group status → distinct groups (zeros included), for the JSON summary.
+    pub fn by_group_status(&self) -> BTreeMap<&'static str, u64> {
+        GroupStatus::ALL
+            .iter()
+            .map(|g| (g.as_str(), self.groups(*g)))
+            .collect()
+    }
+}
+
+fn status_index(status: Status) -> usize {
+    Status::ALL
+        .iter()
+        .position(|s| *s == status)
+        .expect("every status is in ALL")
+}
+
+fn group_status_index(gs: GroupStatus) -> usize {
+    GroupStatus::ALL
+        .iter()
+        .position(|g| *g == gs)
+        .expect("every group status is in ALL")
 }
