@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic roster generator for the import benchmarks.
 
-    benches/gen_roster.py GROUPS MEMBERS USERS > roster.csv
+    benches/gen_roster.py [--email] GROUPS MEMBERS USERS > roster.csv
 
 Writes `group,username` (no admins, no duplicates, no invalid rows): GROUPS groups titled
 `Bench Group 00001` …, each with exactly MEMBERS distinct members, rows grouped by group (as
@@ -10,6 +10,10 @@ an HR export sorted by course would be). Member j of group g (both 0-based) is
 so every user exists; each user ends up in about GROUPS*MEMBERS/USERS groups (keep that well
 under the portal's per-user group limit, 512). MEMBERS must be <= USERS (members of a group
 are distinct). Same arguments, same bytes — there is no randomness at all.
+
+With `--email` the cells are those users' e-mail addresses instead (`user000001@example.edu`,
+as portal-sim gives its seeded users), for importers that resolve people through the
+organization's user directory.
 """
 
 import sys
@@ -25,23 +29,29 @@ def username(g: int, j: int, members: int, users: int) -> str:
     return f"user{(g * members + j) % users + 1:06d}"
 
 
-def write(out, groups: int, members: int, users: int) -> None:
+EMAIL_DOMAIN = "@example.edu"
+
+
+def write(out, groups: int, members: int, users: int, email: bool = False) -> None:
     if not (groups >= 1 and members >= 1 and 1 <= members <= users <= 999_999):
         raise SystemExit("need GROUPS >= 1, 1 <= MEMBERS <= USERS <= 999999")
+    suffix = EMAIL_DOMAIN if email else ""
     out.write("group,username\n")
     for g in range(groups):
         t = title(g)
         base = g * members
         out.write(
-            "".join(f"{t},user{(base + j) % users + 1:06d}\n" for j in range(members))
+            "".join(f"{t},user{(base + j) % users + 1:06d}{suffix}\n" for j in range(members))
         )
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 3:
+    email = "--email" in argv
+    args = [a for a in argv if a != "--email"]
+    if len(args) != 3:
         raise SystemExit(__doc__)
-    groups, members, users = (int(a) for a in argv)
-    write(sys.stdout, groups, members, users)
+    groups, members, users = (int(a) for a in args)
+    write(sys.stdout, groups, members, users, email)
 
 
 if __name__ == "__main__":

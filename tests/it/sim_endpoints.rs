@@ -1,11 +1,9 @@
 //! portal-sim conformance, endpoint by endpoint: response shapes, error codes and texts,
 //! limits and permissions, as `reference/arcgis-rest.md` pins them.
 
-mod sim_support;
-
+use crate::support::sim_client::{Sim, config, seed_names, start};
 use bulk_groups::sim::{HOME_ORG_ID, SeedGroup, SimConfig};
 use serde_json::json;
-use sim_support::{Sim, config, seed_names, start};
 
 async fn sim() -> Sim {
     start(config()).await
@@ -109,7 +107,7 @@ async fn token_transport_and_498_vs_499() {
         .await
         .unwrap();
     assert_eq!(
-        sim_support::decode(by_query).await.body["username"],
+        crate::support::sim_client::decode(by_query).await.body["username"],
         "alice"
     );
     let by_auth = s
@@ -120,7 +118,10 @@ async fn token_transport_and_498_vs_499() {
         .send()
         .await
         .unwrap();
-    assert_eq!(sim_support::decode(by_auth).await.body["username"], "alice");
+    assert_eq!(
+        crate::support::sim_client::decode(by_auth).await.body["username"],
+        "alice"
+    );
 }
 
 #[tokio::test]
@@ -786,7 +787,7 @@ async fn web_adaptor_prefix_and_double_slashes() {
             .await
             .unwrap();
         assert_eq!(
-            sim_support::decode(r).await.body["owner"],
+            crate::support::sim_client::decode(r).await.body["owner"],
             "admin",
             "{path}"
         );

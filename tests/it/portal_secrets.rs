@@ -2,15 +2,13 @@
 //! renewal, a retried request and a failing request is captured and searched for the password
 //! and the tokens. Also checks `Debug` output of credentials and client, and error texts.
 
-mod portal_support;
-
 use std::io::Write;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::mock_portal::{MockPortal, Reply, token_reply};
 use bulk_groups::portal::{ClientOptions, Credentials, PortalClient, PortalUrl, RateSetting};
-use portal_support::{MockPortal, Reply, token_reply};
 use secrecy::SecretString;
 use serde_json::json;
 

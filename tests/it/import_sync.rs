@@ -2,12 +2,10 @@
 //! the removal guard protects against truncated exports, one run per results file, and the
 //! JSON summary.
 
-mod support;
-
+use crate::support::*;
 use bulk_groups::config::RemovalLimit;
 use bulk_groups::exit::Exit;
 use bulk_groups::sim::SeedGroup;
-use support::*;
 
 fn users(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("p{i:03}")).collect()

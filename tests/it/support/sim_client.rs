@@ -1,7 +1,6 @@
-//! Helpers shared by the portal-sim conformance tests (`tests/sim_*.rs`): start a simulator
+//! Helpers shared by the portal-sim conformance tests (`sim_*` modules): start a simulator
 //! in-process on port 0 with a fixed cast of users, and speak to it with reqwest as a client
 //! would (form POSTs, `f=json`, tokens in the `token` field or a header).
-#![allow(dead_code)] // each test crate uses a different subset
 
 use bulk_groups::sim::{RunningSim, SimConfig, SimRole, SimUser};
 use reqwest::StatusCode;
@@ -49,6 +48,11 @@ pub const REFERER: &str = "http://localhost";
 
 /// A loopback client that ignores proxy variables and sends `Referer: REFERER`.
 pub fn client() -> reqwest::Client {
+    client_builder().build().expect("client")
+}
+
+/// [`client`]'s settings, for a test that adds its own (a load test's pool size).
+pub fn client_builder() -> reqwest::ClientBuilder {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::REFERER,
@@ -58,25 +62,39 @@ pub fn client() -> reqwest::Client {
         .no_proxy()
         .default_headers(headers)
         .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("client")
 }
 
-/// A simulator plus a client.
+/// A simulator by its URL plus a client: the one handle for a simulator started in-process
+/// ([`start`]) and for a `portal-sim` process or a URL from the environment.
+pub struct SimAt {
+    /// `http(s)://127.0.0.1:<port>`.
+    pub url: String,
+    /// The client.
+    pub http: reqwest::Client,
+}
+
+/// An in-process simulator; its requests go through the [`SimAt`] it derefs to.
 pub struct Sim {
     /// The running simulator.
     pub sim: RunningSim,
-    /// The client.
-    pub http: reqwest::Client,
+    at: SimAt,
+}
+
+impl std::ops::Deref for Sim {
+    type Target = SimAt;
+    fn deref(&self) -> &SimAt {
+        &self.at
+    }
 }
 
 /// Starts a simulator with `config`.
 pub async fn start(config: SimConfig) -> Sim {
     let sim = RunningSim::start(config).await.expect("start simulator");
-    Sim {
-        sim,
+    let at = SimAt {
+        url: sim.url.clone(),
         http: client(),
-    }
+    };
+    Sim { sim, at }
 }
 
 /// The decoded reply: HTTP status, headers and JSON body (`Value::Null` if not JSON).
@@ -113,10 +131,10 @@ pub async fn decode(response: reqwest::Response) -> Reply {
     }
 }
 
-impl Sim {
+impl SimAt {
     /// `<portal>/sharing/rest/<path>`.
     pub fn rest(&self, path: &str) -> String {
-        format!("{}/sharing/rest/{}", self.sim.url, path)
+        format!("{}/sharing/rest/{}", self.url, path)
     }
 
     /// POST `path` with `f=json`, the token (if any) in the form, and `form`.

@@ -2,15 +2,13 @@
 //! always-on behaviours of a strict portal: referer-bound tokens, other-org visibility, the
 //! paged member list, the org directory, reassign and invitations.
 
-mod sim_support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::sim_client::{REFERER, Sim, config, decode, seed_names, start};
 use bulk_groups::sim::{
     PrivilegesIn, REALISTIC_MEMBERS_CAP, SeedGroup, SimConfig, SimUser, ThrottleStatus, UserAccess,
 };
 use serde_json::{Value, json};
-use sim_support::{REFERER, Sim, config, decode, seed_names, start};
 
 /// The test cast plus `seed` users `user000001…`.
 fn seeded(seed: u32) -> SimConfig {
@@ -334,7 +332,7 @@ async fn privileges_appear_where_configured() {
 
 // ----- --cool-off and --throttle-status ------------------------------------------------------
 
-async fn info(s: &Sim) -> sim_support::Reply {
+async fn info(s: &Sim) -> crate::support::sim_client::Reply {
     s.get("info", None, &[]).await
 }
 
@@ -613,7 +611,12 @@ async fn the_org_directory_is_for_org_admins_only() {
 
 // ----- reassign --------------------------------------------------------------------------
 
-async fn reassign(s: &Sim, token: &str, id: &str, target: &str) -> sim_support::Reply {
+async fn reassign(
+    s: &Sim,
+    token: &str,
+    id: &str,
+    target: &str,
+) -> crate::support::sim_client::Reply {
     s.post(
         &format!("community/groups/{id}/reassign"),
         Some(token),

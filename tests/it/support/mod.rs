@@ -1,6 +1,8 @@
 //! Shared helpers for the import tests: a simulated portal on port 0, roster files in a temp
 //! dir, an in-process import with test-friendly settings, and the results file parsed back.
-#![allow(dead_code)]
+
+pub mod mock_portal;
+pub mod sim_client;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,6 @@ impl Realism {
 
 /// Defines a test that runs against both simulated portals, as two tests `<name>::friendly`
 /// and `<name>::realistic` sharing one body that takes the [`Realism`].
-#[allow(unused_macros)]
 macro_rules! on_both_portals {
     ($(#[$meta:meta])* async fn $name:ident($realism:ident: Realism) $body:block) => {
         mod $name {
@@ -61,7 +62,6 @@ macro_rules! on_both_portals {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use on_both_portals;
 
 /// A simulator config with `users` as home-org users (passwords `pw-<name>`).

@@ -1,11 +1,10 @@
 //! portal-sim as a program and over TLS: the first stdout line, `--cert-out` trust, and
 //! `--state-out` written on SIGTERM (subprocess tests on the built binary).
 
-mod sim_support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::sim_client::SimAt;
 use bulk_groups::sim::SimConfig;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -67,37 +66,14 @@ async fn binary_prints_url_and_writes_state_on_sigterm() {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
 
-    let http = sim_support::client();
-    let token: serde_json::Value = http
-        .post(format!("{url}/sharing/rest/generateToken"))
-        .form(&[("f", "json"), ("username", "root"), ("password", "pw")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().expect("token").to_owned();
-    let created: serde_json::Value = http
-        .post(format!("{url}/sharing/rest/community/createGroup"))
-        .form(&[("f", "json"), ("token", &token), ("title", "From Binary")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["group"]["id"].as_str().unwrap().to_owned();
-    http.post(format!("{url}/sharing/rest/community/groups/{id}/addUsers"))
-        .form(&[
-            ("f", "json"),
-            ("token", &token),
-            ("users", "member_username1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    drop(http); // close keep-alive connections
+    let portal = SimAt {
+        url: url.clone(),
+        http: crate::support::sim_client::client(),
+    };
+    let token = portal.token("root", "pw").await;
+    let id = portal.create_group(&token, "From Binary", "private").await;
+    portal.add_users(&token, &id, "member_username1").await;
+    drop(portal); // close keep-alive connections
 
     let status = terminate(child).await;
     assert!(status.success(), "{status:?}");
@@ -153,9 +129,9 @@ async fn binary_tls_with_cert_out() {
 
 #[tokio::test]
 async fn in_process_tls_trusts_only_its_ca() {
-    let s = sim_support::start(SimConfig {
+    let s = crate::support::sim_client::start(SimConfig {
         tls: true,
-        ..sim_support::config()
+        ..crate::support::sim_client::config()
     })
     .await;
     assert!(s.sim.url.starts_with("https://127.0.0.1:"));
@@ -180,7 +156,7 @@ async fn in_process_tls_trusts_only_its_ca() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["ssl"], true);
     // A client with the default roots refuses the certificate.
-    let default = sim_support::client();
+    let default = crate::support::sim_client::client();
     let refused = default
         .get(format!("{}/sharing/rest/info?f=json", s.sim.url))
         .send()

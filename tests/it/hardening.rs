@@ -4,14 +4,12 @@
 //! Faults are real: links, missing directories, a file-size limit (`ulimit -f`) that makes the
 //! kernel refuse writes, and the simulator to count portal contact.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::report::RunLock;
-use support::*;
 
 const SECRET: &str = "SECRET-pw-4711";
 

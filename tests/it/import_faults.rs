@@ -1,14 +1,12 @@
 //! Faults injected by the simulator: every run still converges on the roster and reports one
 //! results row per roster row. Each test would fail without the behaviour it names.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::{Credentials, RateSetting};
 use bulk_groups::sim::{SeedGroup, SimConfig};
-use support::*;
 
 /// Run the generated roster against a simulator configured by `tweak`, and check convergence.
 async fn converges(

@@ -2,8 +2,8 @@
 //! change to a flag or its wording shows up in review), shell completions, the man page, and
 //! the promise that `--help` never prints a secret from the environment.
 //!
-//! Snapshots live in `tests/snapshots/`. After an intended change, regenerate them with
-//! `INSTA_UPDATE=always cargo test --test cli_help` and review the diff before committing.
+//! Snapshots live in `tests/it/snapshots/`. After an intended change, regenerate them with
+//! `INSTA_UPDATE=always cargo test --test it cli_help` and review the diff before committing.
 
 use std::process::{Command, Output};
 

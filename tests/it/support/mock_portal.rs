@@ -3,8 +3,6 @@
 //! and answers with whatever the test's closure says. In-flight requests are counted
 //! server-side so tests can check the client's concurrency cap.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +23,6 @@ pub struct Seen {
     pub form: HashMap<String, String>,
     pub headers: HashMap<String, String>,
     pub raw_query: String,
-    pub raw_body: String,
     pub at: Instant,
 }
 
@@ -178,7 +175,6 @@ async fn handle(
 ) -> Response {
     let now = mock.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     mock.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let raw_body = String::from_utf8_lossy(&body).into_owned();
     let raw_query = uri.query().unwrap_or_default().to_owned();
     let endpoint = uri
         .path()
@@ -189,13 +185,12 @@ async fn handle(
         method: method.to_string(),
         endpoint: endpoint.clone(),
         query: parse_pairs(&raw_query),
-        form: parse_pairs(&raw_body),
+        form: parse_pairs(&String::from_utf8_lossy(&body)),
         headers: headers
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("?").to_owned()))
             .collect(),
         raw_query,
-        raw_body,
         at: Instant::now(),
     };
     let index = {

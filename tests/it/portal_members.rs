@@ -3,13 +3,11 @@
 //! some portals silently cap, is never asked; a list that does not advance is an error, not an
 //! endless loop.
 
-mod portal_support;
-
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
+use crate::support::mock_portal::{MockPortal, Reply};
 use bulk_groups::portal::{ClientOptions, Credentials, PortalClient, PortalUrl, RateSetting};
-use portal_support::{MockPortal, Reply};
 use secrecy::SecretString;
 use serde_json::json;
 

@@ -1,11 +1,9 @@
 //! The import engine against the in-process simulator: first run, idempotent re-run,
 //! pre-existing groups, group_id targeting, admins, and explained refusals.
 
-mod support;
-
+use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::sim::{SeedGroup, SimUser, UserAccess};
-use support::*;
 
 on_both_portals! {
 async fn first_run_creates_groups_and_adds_everyone_then_rerun_writes_nothing(realism: Realism) {

@@ -3,20 +3,20 @@
 //!
 //! ```text
 //! # in-process simulator (client and server share the machine and the runtime):
-//! cargo test --release --test sim_load -- --ignored --nocapture
+//! cargo test --release --test it sim_load -- --ignored --nocapture
 //! # against a running binary (see scripts/bench-sim.sh):
-//! PORTAL_SIM_URL=http://127.0.0.1:PORT cargo test --release --test sim_load -- --ignored --nocapture
+//! PORTAL_SIM_URL=http://127.0.0.1:PORT cargo test --release --test it sim_load -- --ignored --nocapture
 //! ```
 //! Knobs: `LOAD_SECS` (default 5), `LOAD_CONCURRENCY` (default 64), `LOAD_BATCH` (names per
 //! call, default 25). Users `user000001…` must exist (`--seed-users 5000` for the binary).
-
-mod sim_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bulk_groups::sim::SimConfig;
+
+use crate::support::sim_client::{SimAt, client_builder};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -34,7 +34,7 @@ async fn add_users_throughput() {
     let (_sim, url) = match std::env::var("PORTAL_SIM_URL") {
         Ok(url) => (None, url),
         Err(_) => {
-            let s = sim_support::start(SimConfig {
+            let s = crate::support::sim_client::start(SimConfig {
                 seed_users: 5000,
                 group_limit: 100_000,
                 ..SimConfig::default()
@@ -44,45 +44,22 @@ async fn add_users_throughput() {
             (Some(s), url)
         }
     };
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(concurrency)
-        .build()
-        .unwrap();
-    let rest = format!("{url}/sharing/rest");
-    let token: serde_json::Value = http
-        .post(format!("{rest}/generateToken"))
-        .form(&[
-            ("f", "json"),
-            ("username", "admin"),
-            ("password", "admin-password"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().expect("token").to_owned();
+    let portal = SimAt {
+        url,
+        http: client_builder()
+            .pool_max_idle_per_host(concurrency)
+            .build()
+            .unwrap(),
+    };
+    let token = portal.admin().await;
     let mut groups = Vec::new();
     for i in 0..20 {
-        let r: serde_json::Value = http
-            .post(format!("{rest}/community/createGroup"))
-            .form(&[
-                ("f", "json"),
-                ("token", &token),
-                ("title", &format!("Load {i} {}", std::process::id())),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        groups.push(r["group"]["id"].as_str().expect("group id").to_owned());
+        let title = format!("Load {i} {}", std::process::id());
+        groups.push(portal.create_group(&token, &title, "private").await);
     }
+    let (http, rest) = (portal.http.clone(), format!("{}/sharing/rest", portal.url));
     let batches: Vec<String> = (0..200)
-        .map(|b| sim_support::seed_names(1 + b * batch % 4975, batch))
+        .map(|b| crate::support::sim_client::seed_names(1 + b * batch % 4975, batch))
         .collect();
 
     let ok = Arc::new(AtomicU64::new(0));

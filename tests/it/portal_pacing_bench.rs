@@ -5,7 +5,7 @@
 //! writes are dropped. Utilisation: calls that succeeded within the measured window, per second,
 //! over the limit (retries are the cost of faults).
 //!
-//! `cargo test --release --test portal_pacing_bench -- --ignored --nocapture`
+//! `cargo test --release --test it portal_pacing_bench -- --ignored --nocapture`
 //! (`BENCH_SECONDS` changes the length of each run, default 20).
 
 use std::num::{NonZeroU32, NonZeroUsize};

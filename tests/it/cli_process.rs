@@ -1,14 +1,14 @@
 //! The `bulk-groups` binary as a scheduler runs it: exit codes and one-line errors, Ctrl-C,
 //! and convergence after being killed at random points.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use bulk_groups::sim::{RunningSim, SimConfig};
-use support::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 fn bulk_groups() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
@@ -49,6 +49,43 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
+#[test]
+#[should_panic(expected = "results file")]
+fn complete_rows_fails_when_the_results_file_is_missing() {
+    complete_rows(&Workdir::new().path("never-written.csv"));
+}
+
+/// Waits until the child has installed its SIGINT and SIGTERM handlers (Linux: the `SigCgt`
+/// mask in /proc), so a signal sent next is handled rather than killing it by default.
+fn wait_for_signal_handlers(child: &Child) {
+    const CAUGHT: u64 = (1 << (2 - 1)) | (1 << (15 - 1)); // SIGINT, SIGTERM
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(&status).unwrap();
+        let mask = text
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+            .unwrap();
+        if mask & CAUGHT == CAUGHT {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no signal handlers after 15 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The seed for randomised test inputs: `BULK_GROUPS_TEST_SEED` or a fixed default, printed so
+/// a failure can be reproduced by setting it.
+fn test_seed() -> u64 {
+    let seed = std::env::var("BULK_GROUPS_TEST_SEED")
+        .map(|s| s.parse().expect("BULK_GROUPS_TEST_SEED is a u64"))
+        .unwrap_or(12);
+    eprintln!("BULK_GROUPS_TEST_SEED={seed}");
+    seed
+}
+
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
@@ -64,8 +101,10 @@ fn wait_with_deadline(child: &mut Child, limit: Duration) -> std::process::ExitS
 }
 
 /// Rows of a results file that may end in a partial line (a killed run): complete lines only.
+/// A missing file fails the test: "no rows" must never pass for "valid up to the last row".
 fn complete_rows(path: &Path) -> Vec<csv::StringRecord> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("results file {}: {e}", path.display()));
     let complete = match text.rfind('\n') {
         Some(i) => &text[..=i],
         None => "",
@@ -190,7 +229,7 @@ async fn sigint_stops_within_seconds_accounts_for_every_row_and_exits_130() {
         .unwrap();
     // Let it get going, then interrupt.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while complete_rows(results).len() < 30 && Instant::now() < deadline {
+    while !(results.exists() && complete_rows(results).len() >= 30) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     signal(&child, "INT");
@@ -226,7 +265,8 @@ async fn killed_runs_converge_on_rerun(realism: Realism) {
         ..
     } = &scenario;
     // Random kill points over the run: during sign-in, group creation and additions.
-    let delays: Vec<u64> = (0..4).map(|_| rand::random_range(150..1500)).collect();
+    let mut rng = StdRng::seed_from_u64(test_seed());
+    let delays: Vec<u64> = (0..4).map(|_| rng.random_range(150..1500)).collect();
     eprintln!("kill points (ms): {delays:?}");
     for delay_ms in delays {
         let mut child = import_cmd(sim, roster, results)
@@ -237,7 +277,11 @@ async fn killed_runs_converge_on_rerun(realism: Realism) {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         signal(&child, "KILL");
         let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
-        complete_rows(results); // panics if the file is not valid CSV up to its last complete row
+        // A run killed during sign-in has not created the file yet; any file there must be
+        // valid CSV up to its last complete row (complete_rows panics otherwise).
+        if results.exists() {
+            complete_rows(results);
+        }
     }
     let out = import_cmd(sim, roster, results).output().unwrap();
     assert_eq!(
@@ -436,7 +480,7 @@ async fn interrupt_while_waiting_for_the_first_rows_exits_130_at_once() {
     use std::io::Write;
     // Nothing has arrived yet, then only the header: the run waits for rows before contacting
     // the portal, and an interrupt at either point ends it at once.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for_signal_handlers(&child);
     signal(&child, "INT");
     let status = wait_with_deadline(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
@@ -449,7 +493,7 @@ async fn interrupt_while_waiting_for_the_first_rows_exits_130_at_once() {
     let mut stdin2 = child.stdin.take().unwrap();
     stdin2.write_all(b"group,username\n").unwrap();
     stdin2.flush().unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    wait_for_signal_handlers(&child);
     signal(&child, "INT");
     let status = wait_with_deadline(&mut child, Duration::from_secs(10));
     drop((stdin, stdin2));

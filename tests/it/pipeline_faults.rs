@@ -3,19 +3,16 @@
 //! without Retry-After), and a portal that throttles everything. Each test fails without the
 //! behaviour it names.
 
-mod portal_support;
-mod support;
-
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
+use crate::support::mock_portal::{MockPortal, Reply};
+use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::{Credentials, PortalUrl, RateSetting};
 use bulk_groups::sim::ThrottleStatus;
-use portal_support::{MockPortal, Reply};
 use secrecy::SecretString;
 use serde_json::json;
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_lived_tokens_survive_gateway_errors_and_waits_in_line() {

@@ -1,13 +1,11 @@
 //! portal-sim conformance for the fault and pacing knobs, and for the counters that record
 //! them. Timing bounds are deliberately generous: the machine running these is small and shared.
 
-mod sim_support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::sim_client::{Sim, config, decode, start};
 use bulk_groups::sim::{SeedGroup, SimConfig};
 use serde_json::json;
-use sim_support::{Sim, config, decode, start};
 
 fn with(config_change: impl FnOnce(&mut SimConfig)) -> SimConfig {
     let mut c = config();
@@ -16,7 +14,7 @@ fn with(config_change: impl FnOnce(&mut SimConfig)) -> SimConfig {
     c
 }
 
-async fn info(s: &Sim) -> sim_support::Reply {
+async fn info(s: &Sim) -> crate::support::sim_client::Reply {
     decode(
         s.http
             .get(s.rest("info"))
@@ -268,7 +266,7 @@ async fn concurrent_writes_are_all_counted() {
     let t = s.admin().await;
     let id = s.sim.state().groups[0].id.clone();
     let calls = (0..8).map(|i| {
-        let names = sim_support::seed_names(1 + i * 25, 25);
+        let names = crate::support::sim_client::seed_names(1 + i * 25, 25);
         let s = &s;
         let t = t.clone();
         let id = id.clone();

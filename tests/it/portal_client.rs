@@ -1,20 +1,18 @@
-//! The portal client against small scripted portals (tests/portal_support): what goes on the
+//! The portal client against small scripted portals (tests/it/support/mock_portal.rs): what goes on the
 //! wire (f=json, methods, token only in the header, Referer), how the three error forms are
 //! classified, retries with Retry-After as a whole-client pause, token renewal (once on 498,
 //! single flight, proactive), the concurrency cap, and ambiguous failures.
-
-mod portal_support;
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::mock_portal::{MockPortal, Reply, Seen, token_reply};
 use bulk_groups::portal::{
     ClientOptions, Credentials, PortalClient, PortalError, PortalUrl, RateSetting,
 };
 use bulk_groups::roster::{Access, GroupDefinition, Role};
-use portal_support::{MockPortal, Reply, Seen, token_reply};
 use secrecy::SecretString;
 use serde_json::json;
 

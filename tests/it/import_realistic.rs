@@ -3,19 +3,16 @@
 //! against the simulator with the matching realism switch; where the real behaviour is
 //! UNVERIFIED, both simulated behaviours are tested.
 
-mod portal_support;
-mod support;
-
 use std::time::Duration;
 
+use crate::support::mock_portal::{MockPortal, Reply, token_reply};
+use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::Credentials;
 use bulk_groups::sim::{
     PrivilegesIn, REALISTIC_MEMBERS_CAP, SeedGroup, SimConfig, SimUser, UserAccess,
 };
-use portal_support::{MockPortal, Reply, token_reply};
 use serde_json::json;
-use support::*;
 
 /// The reason for a user an org administrator cannot find.
 const UNSEEN: &str = "user does not exist in this portal or belongs to another organization";

@@ -1,12 +1,10 @@
 //! "Nothing lost": `--sync` never removes a user the roster lists, however the roster names the
 //! group, and never syncs a group whose rows it could not fully understand (product spec §4).
 
-mod support;
-
+use crate::support::*;
 use bulk_groups::config::RemovalLimit;
 use bulk_groups::exit::Exit;
 use bulk_groups::sim::SeedGroup;
-use support::*;
 
 /// A sim whose group `G` (owned by admin) holds `members` plain members `m01…`; also a user
 /// `newbie` in no group.
@@ -22,6 +20,29 @@ async fn sim_with_group(members: usize) -> (bulk_groups::sim::RunningSim, Vec<St
     let sim = start_sim(config).await;
     let id = sim.state().group("G").expect("seeded").id.clone();
     (sim, all, id)
+}
+
+/// Import `roster` into `sim` with `--sync` under `limit`; the outcome and the results rows.
+async fn sync_import(
+    sim: &bulk_groups::sim::RunningSim,
+    roster: &str,
+    limit: RemovalLimit,
+) -> (bulk_groups::import::RunOutcome, Vec<Res>) {
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", roster);
+    let results = dir.path("r.results.csv");
+    let mut config = import_config(sim, &roster, &results);
+    config.plan.sync = true;
+    config.plan.max_removals = limit;
+    let outcome = run_import(config).await;
+    (outcome, read_results(&results))
+}
+
+/// A `group,username` roster putting every one of `users` (as given) in `G`.
+fn roster_of<'a>(users: impl IntoIterator<Item = &'a str>) -> String {
+    std::iter::once("group,username\n".to_owned())
+        .chain(users.into_iter().map(|u| format!("G,{u}\n")))
+        .collect()
 }
 
 /// Roster rows naming `G` by title for the first half of `users` and by id for the rest.
@@ -122,21 +143,15 @@ async fn the_same_user_under_both_spellings_is_sent_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_row_naming_the_group_by_id_blocks_the_sync_of_its_title_rows() {
     let (sim, all, id) = sim_with_group(10).await;
-    let dir = Workdir::new();
     // Title rows list 8 of 10 (2 would go), plus an invalid row that names G by id.
     let mut text = String::from("group,group_id,username\n");
     for u in &all[..8] {
         text.push_str(&format!("G,,{u}\n"));
     }
     text.push_str(&format!(",{id},not a username\n"));
-    let roster = dir.write("r.csv", &text);
-    let results = dir.path("r.results.csv");
-    let mut config = import_config(&sim, &roster, &results);
-    config.plan.sync = true;
-    let outcome = run_import(config).await;
+    let (outcome, rows) = sync_import(&sim, &text, RemovalLimit::Percent(10)).await;
     assert_exit(&outcome, Exit::RowsNeedAttention);
     assert_eq!(members_of(&sim, "G").0.len(), 10, "nothing removed");
-    let rows = read_results(&results);
     let blocked: Vec<_> = rows.iter().filter(|r| r.status == "not_removed").collect();
     assert_eq!(blocked.len(), 2, "{rows:?}");
     assert!(
@@ -149,19 +164,12 @@ async fn an_invalid_row_naming_the_group_by_id_blocks_the_sync_of_its_title_rows
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_roster_of_unknown_identities_never_empties_a_small_group() {
     let (sim, all, _) = sim_with_group(5).await;
-    let dir = Workdir::new();
     // Every cell an e-mail address no username matches: every row not_added.
-    let text: String = std::iter::once("group,username\n".to_owned())
-        .chain(all.iter().map(|u| format!("G,{u}@example.edu\n")))
-        .collect();
-    let roster = dir.write("r.csv", &text);
-    let results = dir.path("r.results.csv");
-    let mut config = import_config(&sim, &roster, &results);
-    config.plan.sync = true;
-    let outcome = run_import(config).await;
+    let emails: Vec<String> = all.iter().map(|u| format!("{u}@example.edu")).collect();
+    let roster = roster_of(emails.iter().map(String::as_str));
+    let (outcome, rows) = sync_import(&sim, &roster, RemovalLimit::Percent(10)).await;
     assert_exit(&outcome, Exit::RowsNeedAttention);
     assert_eq!(members_of(&sim, "G").0, all, "all five kept");
-    let rows = read_results(&results);
     assert_eq!(status_counts(&rows).get("not_added"), Some(&5));
     assert_eq!(status_counts(&rows).get("removed"), None);
     assert!(
@@ -203,23 +211,14 @@ async fn a_not_added_user_who_exists_does_not_block_the_sync() {
 async fn zero_and_zero_percent_mean_no_removals() {
     for limit in [RemovalLimit::Count(0), RemovalLimit::Percent(0)] {
         let (sim, all, _) = sim_with_group(6).await;
-        let dir = Workdir::new();
-        let text: String = std::iter::once("group,username\n".to_owned())
-            .chain(all[..5].iter().map(|u| format!("G,{u}\n")))
-            .collect();
-        let roster = dir.write("r.csv", &text);
-        let results = dir.path("r.results.csv");
-        let mut config = import_config(&sim, &roster, &results);
-        config.plan.sync = true;
-        config.plan.max_removals = limit;
-        let outcome = run_import(config).await;
+        let roster = roster_of(all[..5].iter().map(String::as_str));
+        let (outcome, rows) = sync_import(&sim, &roster, limit).await;
         assert_exit(&outcome, Exit::RowsNeedAttention);
         assert_eq!(
             members_of(&sim, "G").0.len(),
             6,
             "{limit:?} removed someone"
         );
-        let rows = read_results(&results);
         let blocked = rows.iter().find(|r| r.status == "not_removed").unwrap();
         assert!(blocked.reason.contains("(limit 0)"), "{}", blocked.reason);
     }

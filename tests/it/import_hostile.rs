@@ -2,19 +2,17 @@
 //! that answers with garbage, and roster cells that try to smuggle search syntax. Each run must
 //! end with one results row per roster row and an honest exit code — never a panic or a hang.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::support::*;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use bulk_groups::exit::Exit;
 use bulk_groups::portal::PortalUrl;
 use bulk_groups::sim::SeedGroup;
-use support::*;
 
 /// A reply the proxy sends instead of the portal's.
 #[derive(Clone, Copy, Debug)]

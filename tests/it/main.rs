@@ -1,0 +1,28 @@
+//! The integration tests, one crate so the whole stack is compiled and linked once. Each module
+//! was a test crate of its own; `support` holds the helpers they share.
+
+mod cli_help;
+mod cli_process;
+mod hardening;
+mod import_basics;
+mod import_faults;
+mod import_hostile;
+mod import_nothing_lost;
+mod import_realistic;
+mod import_sync;
+mod pipeline_faults;
+mod portal_client;
+mod portal_members;
+mod portal_pacing_bench;
+mod portal_secrets;
+mod portal_sim;
+mod roster_fixtures;
+mod roster_props;
+mod roster_results_writer;
+mod sim_binary;
+mod sim_endpoints;
+mod sim_faults;
+mod sim_load;
+mod sim_realism;
+mod support;
+mod validate_samples;
