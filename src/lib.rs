@@ -4,7 +4,8 @@
 //!
 //! - [`roster`]: input — dialect and encoding detection, header aliases, row validation, group
 //!   definitions. Pure, synchronous, streaming.
-//! - [`outcome`]: the result rows and their counts, below both `import` and `report`.
+//! - [`outcome`]: the result rows and their counts, and the typed [`outcome::Verdict`] every
+//!   command ends with; below both `import` and `report`.
 //! - [`report`]: the results CSV writer (single owner, fed by a channel), summary, progress.
 //! - [`cli`] → [`config`]: raw command line → validated configuration (the core never sees clap).
 //! - [`cmd`]: one thin file per command (runtime, logging, signals, printing) and the one
@@ -12,7 +13,6 @@
 //! - [`import`]: the engine — group resolution, membership diff, chunked additions, sync.
 //! - [`portal`]: the REST client — URL forms, auth, errors, retries, pacing.
 //! - [`validate`]: the offline roster check. [`demo`]: the built-in end-to-end demonstration.
-//! - [`outcome`] also holds the typed [`outcome::Verdict`] every command ends with.
 //! - [`exit`]: the exit codes and their precedence.
 //! - [`sim`]: the simulated portal (`portal-sim`), independent of the client code.
 

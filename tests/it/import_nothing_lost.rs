@@ -27,7 +27,7 @@ async fn sync_import(
     sim: &bulk_groups::sim::RunningSim,
     roster: &str,
     limit: RemovalLimit,
-) -> (bulk_groups::import::RunOutcome, Vec<Res>) {
+) -> (bulk_groups::cmd::import::RunOutcome, Vec<Res>) {
     let dir = Workdir::new();
     let roster = dir.write("r.csv", roster);
     let results = dir.path("r.results.csv");
