@@ -389,7 +389,7 @@ mod tests {
             client,
             caller,
             PlanOptions::default(),
-            Definitions::new(false),
+            Definitions::logged(),
             None,
             Vec::new(),
         )
@@ -435,7 +435,7 @@ mod tests {
                 group_limit: 1,
                 ..PlanOptions::default()
             },
-            Definitions::new(false),
+            Definitions::logged(),
             None,
             Vec::new(),
         );

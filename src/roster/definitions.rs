@@ -200,9 +200,15 @@ pub struct Definitions {
 }
 
 impl Definitions {
-    pub(crate) fn new(quiet: bool) -> Definitions {
+    /// Definitions that log conflicts and unused `--groups` entries (the rows pass).
+    pub(crate) fn logged() -> Definitions {
+        Definitions::default()
+    }
+
+    /// Definitions that log nothing (the scan ahead of the rows pass, which logs).
+    pub(crate) fn quiet() -> Definitions {
         Definitions {
-            quiet,
+            quiet: true,
             ..Definitions::default()
         }
     }
@@ -477,7 +483,7 @@ mod tests {
 
     #[test]
     fn first_value_wins_and_conflicts_are_recorded() {
-        let mut d = Definitions::new(true);
+        let mut d = Definitions::quiet();
         let g = d.roster_group(&key("GIS 101"), "GIS 101", 2);
         d.merge(g, Field::Access, "access", DefValue::Access(Access::Org), 2);
         d.merge(g, Field::Access, "access", DefValue::Access(Access::Org), 3);
@@ -503,7 +509,7 @@ mod tests {
 
     #[test]
     fn defaults_apply_only_when_absent() {
-        let mut d = Definitions::new(true);
+        let mut d = Definitions::quiet();
         let g = d.roster_group(&key("a"), "a", 2);
         assert_eq!(d.get(&key("a")).access, Some(Access::Private));
         assert_eq!(d.get(&key("a")).tags.as_deref(), Some(DEFAULT_TAGS));

@@ -175,7 +175,10 @@ impl RosterReader {
                 ),
             });
         }
-        let mut definitions = Definitions::new(quiet);
+        let mut definitions = match pass {
+            Pass::Rows => Definitions::logged(),
+            Pass::Definitions => Definitions::quiet(),
+        };
         if let Some(path) = &options.groups_file {
             definitions.load_groups_file(path, options)?;
         }
@@ -622,7 +625,7 @@ pub fn scan_definitions(
     options: &RosterOptions,
 ) -> Result<Definitions, RosterError> {
     if let Source::Stdin = source {
-        let mut definitions = Definitions::new(true);
+        let mut definitions = Definitions::quiet();
         if let Some(path) = &options.groups_file {
             definitions.load_groups_file(path, options)?;
         }
