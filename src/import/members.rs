@@ -21,8 +21,8 @@ use futures::{StreamExt, TryStreamExt};
 use crate::import::context::RunContext;
 use crate::import::{Fatal, INTERRUPTED, Members, Pending};
 use crate::outcome::{GroupStatus, ResultRow, Status};
-use crate::portal::PortalError;
 use crate::portal::client::MAX_PAGE_SIZE;
+use crate::portal::{self, PortalError};
 use crate::roster::{Role, UserKey};
 
 /// Where a chunk goes.
@@ -92,6 +92,14 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One addUsers call for `rows`. A call the portal fails as a whole over the names in it is
 /// split in halves, each sent on its own, recursively (boxed: the future contains itself).
+/// The addUsers list a roster role goes in.
+fn portal_role(role: Role) -> portal::Role {
+    match role {
+        Role::Member => portal::Role::Member,
+        Role::Admin => portal::Role::Admin,
+    }
+}
+
 fn send<'a>(
     ctx: &'a RunContext,
     target: &'a Target,
@@ -100,7 +108,11 @@ fn send<'a>(
 ) -> BoxFuture<'a, Result<Vec<Sent>, Fatal>> {
     Box::pin(async move {
         let names: Vec<String> = rows.iter().map(|r| r.username.clone()).collect();
-        let error = match ctx.client.add_users(&target.id, role, &names).await {
+        let error = match ctx
+            .client
+            .add_users(&target.id, portal_role(role), &names)
+            .await
+        {
             Ok(not_added) => {
                 let refused: HashSet<UserKey> = not_added.iter().map(|u| UserKey::new(u)).collect();
                 return Ok(rows

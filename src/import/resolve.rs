@@ -12,8 +12,8 @@ use std::time::Duration;
 use crate::import::context::{Index, RunContext};
 use crate::import::{Fatal, MemberRole, Members};
 use crate::outcome::GroupStatus;
-use crate::portal::{GroupPage, GroupSummary, PortalError};
-use crate::roster::{GroupRef, TitleKey, UserKey};
+use crate::portal::{GroupPage, GroupSummary, NewGroup, PortalError};
+use crate::roster::{GroupDefinition, GroupRef, TitleKey, UserKey};
 
 /// How long a `COM_0044` ("you already have a group named …") may take to become findable.
 const DUPLICATE_TITLE_PATIENCE: Duration = Duration::from_secs(60);
@@ -273,7 +273,11 @@ async fn create(
         });
     }
     let definition = ctx.definition(&GroupRef::Title(title.to_owned()).key());
-    match ctx.client.create_group(title, &definition).await {
+    match ctx
+        .client
+        .create_group(title, &new_group(&definition))
+        .await
+    {
         Ok(group) => {
             ctx.remember_created(&group);
             let mut members = Members::default();
@@ -354,6 +358,25 @@ async fn existing(ctx: &RunContext, group: GroupSummary) -> Result<ResolvedGroup
     })
 }
 
+/// The createGroup fields a roster definition sets, in the portal's spelling.
+fn new_group(d: &GroupDefinition) -> NewGroup {
+    NewGroup {
+        description: d.description.clone(),
+        snippet: d.snippet.clone(),
+        tags: d.tags.clone(),
+        phone: d.phone.clone(),
+        access: d.access.map(|a| a.as_str()),
+        sort_field: d.sort_field.map(|f| f.as_str()),
+        sort_order: d.sort_order.map(|o| o.as_str()),
+        membership_access: d.membership_access.map(|m| m.as_str()),
+        is_invitation_only: d.is_invitation_only,
+        is_view_only: d.is_view_only,
+        auto_join: d.auto_join,
+        leaving_disallowed: d.leaving_disallowed,
+        hidden_members: d.hidden_members,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -361,6 +384,43 @@ mod tests {
     use super::*;
     use crate::config::PlanOptions;
     use crate::import::context::Caller;
+    use crate::roster::{Access, MembershipAccess, SortField, SortOrder};
+
+    #[test]
+    fn new_group_carries_every_definition_field_in_portal_spelling() {
+        assert_eq!(new_group(&GroupDefinition::default()), NewGroup::default());
+        let full = new_group(&GroupDefinition {
+            description: Some("d".into()),
+            snippet: Some("s".into()),
+            tags: Some("a,b".into()),
+            access: Some(Access::Org),
+            is_invitation_only: Some(true),
+            is_view_only: Some(false),
+            sort_field: Some(SortField::NumViews),
+            sort_order: Some(SortOrder::Desc),
+            membership_access: Some(MembershipAccess::Collaboration),
+            auto_join: Some(false),
+            leaving_disallowed: Some(true),
+            hidden_members: Some(false),
+            phone: Some("555".into()),
+        });
+        let expected = NewGroup {
+            description: Some("d".into()),
+            snippet: Some("s".into()),
+            tags: Some("a,b".into()),
+            phone: Some("555".into()),
+            access: Some("org"),
+            sort_field: Some("numviews"),
+            sort_order: Some("desc"),
+            membership_access: Some("collaboration"),
+            is_invitation_only: Some(true),
+            is_view_only: Some(false),
+            auto_join: Some(false),
+            leaving_disallowed: Some(true),
+            hidden_members: Some(false),
+        };
+        assert_eq!(full, expected);
+    }
     use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
     use crate::roster::Definitions;
     use crate::sim::{RunningSim, SimConfig};

@@ -27,6 +27,7 @@ use super::credentials::Credentials;
 use super::error::{PortalError, classify_response};
 use super::kind::RequestKind;
 use super::pacing::{Pacer, RateSetting, Refused, STALL_LIMIT, Signal};
+use super::request::{NewGroup, Role};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::stats::{ClientStats, Counters};
 use super::url::PortalUrl;
@@ -34,7 +35,6 @@ use super::wire::{
     AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, MemberPage, PortalSelf,
     RemoveUsersReply, SelfInfo, TokenReply, UserInfo, UserPage,
 };
-use crate::roster::{GroupDefinition, Role};
 
 /// The referer the token is bound to (`generateToken` with `client=referer`), sent as the
 /// `Referer` header on every request.
@@ -325,7 +325,7 @@ impl PortalClient {
     pub async fn create_group(
         &self,
         title: &str,
-        definition: &GroupDefinition,
+        definition: &NewGroup,
     ) -> Result<GroupSummary, PortalError> {
         let params = create_group_params(title, definition);
         let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -356,10 +356,7 @@ impl PortalClient {
         role: Role,
         usernames: &[String],
     ) -> Result<Vec<String>, PortalError> {
-        let field = match role {
-            Role::Member => "users",
-            Role::Admin => "admins",
-        };
+        let field = role.field();
         let Some(value) = self
             .membership_call(RequestKind::AddUsers, group_id, field, usernames)
             .await?
@@ -845,7 +842,7 @@ fn decode<T: DeserializeOwned>(kind: RequestKind, value: Value) -> Result<T, Por
 }
 
 /// The createGroup form: `title` plus every definition field that is set.
-fn create_group_params(title: &str, d: &GroupDefinition) -> Vec<(&'static str, String)> {
+fn create_group_params(title: &str, d: &NewGroup) -> Vec<(&'static str, String)> {
     let mut params = vec![("title", title.to_owned())];
     let mut text = |name: &'static str, value: Option<&str>| {
         if let Some(value) = value {
@@ -856,10 +853,10 @@ fn create_group_params(title: &str, d: &GroupDefinition) -> Vec<(&'static str, S
     text("snippet", d.snippet.as_deref());
     text("tags", d.tags.as_deref());
     text("phone", d.phone.as_deref());
-    text("access", d.access.map(|a| a.as_str()));
-    text("sortField", d.sort_field.map(|f| f.as_str()));
-    text("sortOrder", d.sort_order.map(|o| o.as_str()));
-    text("membershipAccess", d.membership_access.map(|m| m.as_str()));
+    text("access", d.access);
+    text("sortField", d.sort_field);
+    text("sortOrder", d.sort_order);
+    text("membershipAccess", d.membership_access);
     let flag = |b: bool| if b { "true" } else { "false" };
     text("isInvitationOnly", d.is_invitation_only.map(flag));
     text("isViewOnly", d.is_view_only.map(flag));
@@ -872,22 +869,21 @@ fn create_group_params(title: &str, d: &GroupDefinition) -> Vec<(&'static str, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roster::{Access, MembershipAccess, SortField, SortOrder};
 
     #[test]
     fn create_group_sends_every_given_field_and_nothing_else() {
-        let bare = create_group_params("Team A", &GroupDefinition::default());
+        let bare = create_group_params("Team A", &NewGroup::default());
         assert_eq!(bare, [("title", "Team A".to_owned())]);
-        let full = GroupDefinition {
+        let full = NewGroup {
             description: Some("d".into()),
             snippet: Some("s".into()),
             tags: Some("a,b".into()),
-            access: Some(Access::Org),
+            access: Some("org"),
             is_invitation_only: Some(true),
             is_view_only: Some(false),
-            sort_field: Some(SortField::NumViews),
-            sort_order: Some(SortOrder::Desc),
-            membership_access: Some(MembershipAccess::Collaboration),
+            sort_field: Some("numviews"),
+            sort_order: Some("desc"),
+            membership_access: Some("collaboration"),
             auto_join: Some(false),
             leaving_disallowed: Some(true),
             hidden_members: Some(false),

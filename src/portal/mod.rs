@@ -6,6 +6,7 @@
 //! - `auth`: the token, its renewal (single flight) and the header it travels in.
 //! - [`client`]: [`PortalClient`], one function per endpoint; the request/retry loop.
 //! - [`error`]: [`PortalError`] and the classification of the portal's three error forms.
+//! - [`request`]: the request types ([`NewGroup`], [`Role`]), so the client never imports `roster`.
 //! - [`wire`]: the response types.
 //! - [`retry`]: the backoff policy and `Retry-After`.
 //! - [`pacing`]: the shared request budget (concurrency, fixed or adaptive rate, pauses).
@@ -20,6 +21,7 @@ pub mod credentials;
 pub mod error;
 pub mod kind;
 pub mod pacing;
+pub mod request;
 pub mod retry;
 pub mod stats;
 pub mod url;
@@ -30,6 +32,7 @@ pub use credentials::Credentials;
 pub use error::{ApiError, PortalError};
 pub use kind::RequestKind;
 pub use pacing::RateSetting;
+pub use request::{NewGroup, Role};
 pub use stats::ClientStats;
 pub use url::{PortalUrl, PortalUrlError};
 pub use wire::{GroupMembers, GroupPage, GroupSummary, PortalSelf, SelfInfo, UserInfo, UserPage};

@@ -12,7 +12,7 @@ use crate::support::mock_portal::{MockPortal, Reply, Seen, token_reply};
 use bulk_groups::portal::{
     ClientOptions, Credentials, PortalClient, PortalError, PortalUrl, RateSetting,
 };
-use bulk_groups::roster::{Access, GroupDefinition, Role};
+use bulk_groups::portal::{NewGroup, Role};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -145,8 +145,8 @@ async fn sign_in_sends_the_token_only_in_the_header() {
     assert_eq!(page.results[0].access.as_deref(), Some("org"));
     assert_eq!(client.group("g1").await.unwrap().title, "One");
     assert_eq!(client.group_members("g1").await.unwrap().users, ["u1"]);
-    let definition = GroupDefinition {
-        access: Some(Access::Private),
+    let definition = NewGroup {
+        access: Some("private"),
         tags: Some("bulk-groups".into()),
         ..Default::default()
     };
@@ -304,7 +304,7 @@ async fn errors_in_200_bodies_and_in_statuses_classify_alike() {
             "{err:?}"
         );
         let err = client
-            .create_group("X", &GroupDefinition::default())
+            .create_group("X", &NewGroup::default())
             .await
             .unwrap_err();
         assert!(err.is_duplicate_title(), "{err:?}");
@@ -476,7 +476,7 @@ async fn lost_responses_make_writes_ambiguous() {
         .unwrap_err();
     assert!(err.is_unavailable() && err.is_ambiguous(), "{err:?}");
     let err = client
-        .create_group("T", &GroupDefinition::default())
+        .create_group("T", &NewGroup::default())
         .await
         .unwrap_err();
     assert!(err.is_ambiguous(), "{err:?}");
@@ -528,7 +528,7 @@ async fn duplicate_title_after_a_lost_create_is_flagged() {
     .await;
     let client = connect_to(&mock, api_key("k"), options()).await;
     let err = client
-        .create_group("T", &GroupDefinition::default())
+        .create_group("T", &NewGroup::default())
         .await
         .unwrap_err();
     assert!(

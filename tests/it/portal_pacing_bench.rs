@@ -12,7 +12,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant};
 
 use bulk_groups::portal::{ClientOptions, Credentials, PortalClient, PortalUrl, RateSetting};
-use bulk_groups::roster::{GroupDefinition, Role};
+use bulk_groups::portal::{NewGroup, Role};
 use bulk_groups::sim::{RunningSim, SimConfig};
 use secrecy::SecretString;
 
@@ -70,7 +70,7 @@ async fn run(
     .unwrap();
     // Half reads, half writes (addUsers of the owner: idempotent, and subject to drops).
     let group = client
-        .create_group("Bench", &GroupDefinition::default())
+        .create_group("Bench", &NewGroup::default())
         .await
         .unwrap()
         .id;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bulk_groups::portal::{
     ClientOptions, Credentials, PortalClient, PortalError, PortalUrl, RateSetting,
 };
-use bulk_groups::roster::{Access, GroupDefinition, Role};
+use bulk_groups::portal::{NewGroup, Role};
 use bulk_groups::sim::{RunningSim, SimConfig, SimRole, SimUser};
 use futures::future::join_all;
 use secrecy::SecretString;
@@ -76,7 +76,7 @@ async fn happy_path_against_the_simulator() {
         "{me:?}"
     );
 
-    let definition = GroupDefinition {
+    let definition = NewGroup {
         tags: Some("bulk-groups".into()),
         ..Default::default()
     };
@@ -166,13 +166,13 @@ async fn errors_as_status_classify_the_same() {
 
     let client = connect(&sim, admin(), options(fixed(200))).await;
     // Visible to the org, so that a plain user gets "forbidden" rather than "not found".
-    let org = GroupDefinition {
-        access: Some(Access::Org),
+    let org = NewGroup {
+        access: Some("org"),
         ..Default::default()
     };
     let group = client.create_group("Status", &org).await.unwrap();
     let err = client
-        .create_group("Status", &GroupDefinition::default())
+        .create_group("Status", &NewGroup::default())
         .await
         .unwrap_err();
     assert!(err.is_duplicate_title(), "{err:?}");
@@ -310,7 +310,7 @@ async fn dropped_responses_are_retried_and_end_applied() {
         // createGroup may itself be dropped: a retry then meets COM_0044 (the engine resolves
         // it through community/self; here the test does).
         match client
-            .create_group("Dropped", &GroupDefinition::default())
+            .create_group("Dropped", &NewGroup::default())
             .await
         {
             Ok(group) => break group.id,
