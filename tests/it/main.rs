@@ -14,7 +14,6 @@ mod pipeline_faults;
 mod portal_client;
 mod portal_members;
 mod portal_pacing_bench;
-mod portal_secrets;
 mod portal_sim;
 mod roster_fixtures;
 mod roster_props;

@@ -309,10 +309,7 @@ async fn dropped_responses_are_retried_and_end_applied() {
     let group = loop {
         // createGroup may itself be dropped: a retry then meets COM_0044 (the engine resolves
         // it through community/self; here the test does).
-        match client
-            .create_group("Dropped", &NewGroup::default())
-            .await
-        {
+        match client.create_group("Dropped", &NewGroup::default()).await {
             Ok(group) => break group.id,
             Err(err) if err.is_duplicate_title() || err.is_ambiguous() => {
                 let me = client.community_self().await.unwrap();
