@@ -53,6 +53,15 @@ pub const MAX_REPLY_BYTES: u64 = 64 * 1024 * 1024;
 /// proxies and load balancers (60–75 s), so a request never races a server-side close.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Whether a request carries the run's token (every call but `generateToken`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// Signed with the current token, taken when the request leaves the pacer.
+    Token,
+    /// Sent without a token.
+    Anonymous,
+}
+
 /// How the client connects and paces itself.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -492,7 +501,7 @@ impl PortalClient {
         url: Url,
         params: &[(&str, &str)],
     ) -> Result<Value, PortalError> {
-        self.attempts_with(kind, &url, params, true).await
+        self.attempts_with(kind, &url, params, Signing::Token).await
     }
 
     /// Anonymous attempts (generateToken).
@@ -502,19 +511,22 @@ impl PortalClient {
         url: &Url,
         params: &[(&str, &str)],
     ) -> Result<Value, PortalError> {
-        self.attempts_with(kind, url, params, false).await
+        self.attempts_with(kind, url, params, Signing::Anonymous)
+            .await
     }
 
     /// Sends a request until it succeeds, fails for good, retries run out, or the run stops or
     /// stalls. Throttled replies do not spend retries: waiting them out is the pacer's job
     /// (pauses, cool-off probes), bounded by its stall deadline. A token error renews the
     /// token; a token refused while within its lifetime is renewed once, then the call fails.
+    // ≈85 lines: one loop deciding every retry of one request in one place (retryable,
+    // throttled, token, 403-after-success, ambiguous) — split, the decisions would scatter.
     async fn attempts_with(
         &self,
         kind: RequestKind,
         url: &Url,
         params: &[(&str, &str)],
-        authenticated: bool,
+        signing: Signing,
     ) -> Result<Value, PortalError> {
         let policy = self.inner.retry;
         let mut retries_used = 0u32;
@@ -523,7 +535,7 @@ impl PortalClient {
         let mut ambiguous = false;
         let mut last: Option<PortalError> = None;
         loop {
-            let attempt = match self.send_once(kind, url, params, authenticated).await {
+            let attempt = match self.send_once(kind, url, params, signing).await {
                 Ok(attempt) => attempt,
                 Err(refused) => return Err(refusal(kind, refused, ambiguous, last)),
             };
@@ -626,7 +638,7 @@ impl PortalClient {
         Ok(())
     }
 
-    /// One HTTP exchange through the pacer, classified. The token (when `authenticated`) is
+    /// One HTTP exchange through the pacer, classified. The token (with [`Signing::Token`]) is
     /// taken after the request's turn comes, so waiting in line or backing off can never make
     /// it stale; `Err` when the pacer refused to send.
     async fn send_once(
@@ -634,7 +646,7 @@ impl PortalClient {
         kind: RequestKind,
         url: &Url,
         params: &[(&str, &str)],
-        authenticated: bool,
+        signing: Signing,
     ) -> Result<Attempt, Refused> {
         let failed = |err| {
             Ok(Attempt {
@@ -644,12 +656,16 @@ impl PortalClient {
         };
         let (turn, token) = loop {
             // Renewed here, outside the line, when due (a renewal needs a turn of its own).
-            if authenticated && let Err(err) = self.inner.auth.token(|| self.fetch_token()).await {
+            if signing == Signing::Token
+                && let Err(err) = self.inner.auth.token(|| self.fetch_token()).await
+            {
                 return failed(err);
             }
             let turn = self.inner.pacer.acquire().await?;
             // The newest token now: it may have been renewed while this request waited.
-            let token = authenticated.then(|| self.inner.auth.current()).flatten();
+            let token = (signing == Signing::Token)
+                .then(|| self.inner.auth.current())
+                .flatten();
             if token.as_ref().is_none_or(|t| t.sendable_at(turn.sent_at)) {
                 break (turn, token);
             }

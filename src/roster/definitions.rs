@@ -373,32 +373,7 @@ impl Definitions {
         let file = input::open_file(path, &what)?;
         let mut opened = input::open(file, options, Arc::new(AtomicU64::new(0)), &what)?;
         let columns = &opened.columns;
-        if !columns.has(Field::Group) && !columns.has(Field::GroupId) {
-            return Err(RosterError::MissingColumn {
-                what,
-                message: format!(
-                    "no group column (accepted names: {}, or {}); the header has: {}",
-                    Field::Group.names().join(", "),
-                    Field::GroupId.canonical(),
-                    quote_list(columns)
-                ),
-            });
-        }
-        let ignored: Vec<&str> = [Field::Username, Field::Role]
-            .into_iter()
-            .filter(|f| columns.has(*f))
-            .map(|f| columns.name(f))
-            .collect();
-        if !self.quiet && (!ignored.is_empty() || !columns.unknown().is_empty()) {
-            let all: Vec<&str> = ignored
-                .into_iter()
-                .chain(columns.unknown().iter().map(String::as_str))
-                .collect();
-            tracing::warn!(
-                "{what}: ignoring columns that are not group definitions: {}",
-                super::header::quoted_list(all)
-            );
-        }
+        check_groups_header(columns, &what, self.quiet)?;
         let mut rec = RawRecord::default();
         let mut seen: HashMap<GroupKey, u64> = HashMap::new();
         loop {
@@ -413,37 +388,8 @@ impl Definitions {
                 line,
                 reason,
             };
-            if rec.data.iter().all(|b| *b == b' ' || *b == b'\t') && !rec.unterminated_quote {
+            let Some((group, def)) = groups_file_row(columns, &rec).map_err(bad)? else {
                 continue;
-            }
-            if rec.unterminated_quote || rec.truncated {
-                return Err(bad(
-                    "a quoted field is never closed (unbalanced \")".to_owned()
-                ));
-            }
-            if rec.len() != columns.width() {
-                return Err(bad(format!(
-                    "the row has {} fields but the header has {}",
-                    rec.len(),
-                    columns.width()
-                )));
-            }
-            let mut cells = Vec::with_capacity(rec.len());
-            for i in 0..rec.len() {
-                match std::str::from_utf8(rec.field(i)) {
-                    Ok(s) => cells.push(s.trim()),
-                    Err(_) => return Err(bad(rules::NOT_UTF8.to_owned())),
-                }
-            }
-            let cell = |f: Field| columns.get(f).map(|i| cells[i]).unwrap_or("");
-            let group = match (cell(Field::GroupId), cell(Field::Group)) {
-                ("", "") => return Err(bad("no group named on this row".to_owned())),
-                ("", title) => GroupRef::Title(
-                    rules::group_title(columns.name(Field::Group), title).map_err(bad)?,
-                ),
-                (id, _) => {
-                    GroupRef::Id(rules::group_id(columns.name(Field::GroupId), id).map_err(bad)?)
-                }
             };
             let key = group.key();
             if let Some(first) = seen.insert(key.clone(), line) {
@@ -452,19 +398,83 @@ impl Definitions {
                     group.display()
                 )));
             }
-            let mut def = GroupDefinition::default();
-            for (field, i) in columns.definition_columns() {
-                if let Some(value) =
-                    parse_cell(field, columns.column_name(i), cells[i]).map_err(bad)?
-                {
-                    set(&mut def, field, value);
-                }
-            }
             let i = self.push(key, group.display(), None);
             self.entries[i].file = Some(def);
         }
         Ok(())
     }
+}
+
+/// A groups file must name its groups; a membership's columns in it are ignored, with a warning.
+fn check_groups_header(columns: &ColumnMap, what: &str, quiet: bool) -> Result<(), RosterError> {
+    if !columns.has(Field::Group) && !columns.has(Field::GroupId) {
+        return Err(RosterError::MissingColumn {
+            what: what.to_owned(),
+            message: format!(
+                "no group column (accepted names: {}, or {}); the header has: {}",
+                Field::Group.names().join(", "),
+                Field::GroupId.canonical(),
+                quote_list(columns)
+            ),
+        });
+    }
+    let ignored: Vec<&str> = [Field::Username, Field::Role]
+        .into_iter()
+        .filter(|f| columns.has(*f))
+        .map(|f| columns.name(f))
+        .collect();
+    if !quiet && (!ignored.is_empty() || !columns.unknown().is_empty()) {
+        let all: Vec<&str> = ignored
+            .into_iter()
+            .chain(columns.unknown().iter().map(String::as_str))
+            .collect();
+        tracing::warn!(
+            "{what}: ignoring columns that are not group definitions: {}",
+            super::header::quoted_list(all)
+        );
+    }
+    Ok(())
+}
+
+/// One row of a groups file: the group it defines and the definition, `None` for a blank row,
+/// or why the row is unusable.
+fn groups_file_row(
+    columns: &ColumnMap,
+    rec: &RawRecord,
+) -> Result<Option<(GroupRef, GroupDefinition)>, String> {
+    if rec.data.iter().all(|b| *b == b' ' || *b == b'\t') && !rec.unterminated_quote {
+        return Ok(None);
+    }
+    if rec.unterminated_quote || rec.truncated {
+        return Err("a quoted field is never closed (unbalanced \")".to_owned());
+    }
+    if rec.len() != columns.width() {
+        return Err(format!(
+            "the row has {} fields but the header has {}",
+            rec.len(),
+            columns.width()
+        ));
+    }
+    let mut cells = Vec::with_capacity(rec.len());
+    for i in 0..rec.len() {
+        match std::str::from_utf8(rec.field(i)) {
+            Ok(s) => cells.push(s.trim()),
+            Err(_) => return Err(rules::NOT_UTF8.to_owned()),
+        }
+    }
+    let cell = |f: Field| columns.get(f).map(|i| cells[i]).unwrap_or("");
+    let group = match (cell(Field::GroupId), cell(Field::Group)) {
+        ("", "") => return Err("no group named on this row".to_owned()),
+        ("", title) => GroupRef::Title(rules::group_title(columns.name(Field::Group), title)?),
+        (id, _) => GroupRef::Id(rules::group_id(columns.name(Field::GroupId), id)?),
+    };
+    let mut def = GroupDefinition::default();
+    for (field, i) in columns.definition_columns() {
+        if let Some(value) = parse_cell(field, columns.column_name(i), cells[i])? {
+            set(&mut def, field, value);
+        }
+    }
+    Ok(Some((group, def)))
 }
 
 /// The header cells, quoted, for messages.

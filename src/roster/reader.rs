@@ -261,6 +261,8 @@ impl RosterReader {
     }
 
     /// Turn the current record into a row; `None` for a blank record.
+    // Longer than most (≈90 lines): the checks are in `check`/`check_shape`/`repeat`; what is
+    // left is one linear pass over a record's cells, read top to bottom in spec order.
     fn process(&mut self) -> Option<Row> {
         let rec = &self.rec;
         let line = rec.line;
