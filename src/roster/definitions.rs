@@ -373,7 +373,10 @@ impl Definitions {
         let file = input::open_file(path, &what)?;
         let mut opened = input::open(file, options, Arc::new(AtomicU64::new(0)), &what)?;
         let columns = &opened.columns;
-        check_groups_header(columns, &what, self.quiet)?;
+        check_groups_header(columns, &what)?;
+        if !self.quiet {
+            warn_ignored_columns(columns, &what);
+        }
         let mut rec = RawRecord::default();
         let mut seen: HashMap<GroupKey, u64> = HashMap::new();
         loop {
@@ -405,8 +408,8 @@ impl Definitions {
     }
 }
 
-/// A groups file must name its groups; a membership's columns in it are ignored, with a warning.
-fn check_groups_header(columns: &ColumnMap, what: &str, quiet: bool) -> Result<(), RosterError> {
+/// A groups file must name its groups.
+fn check_groups_header(columns: &ColumnMap, what: &str) -> Result<(), RosterError> {
     if !columns.has(Field::Group) && !columns.has(Field::GroupId) {
         return Err(RosterError::MissingColumn {
             what: what.to_owned(),
@@ -418,22 +421,23 @@ fn check_groups_header(columns: &ColumnMap, what: &str, quiet: bool) -> Result<(
             ),
         });
     }
+    Ok(())
+}
+
+/// A membership's columns (and unknown ones) in a groups file are ignored, with a warning.
+fn warn_ignored_columns(columns: &ColumnMap, what: &str) {
     let ignored: Vec<&str> = [Field::Username, Field::Role]
         .into_iter()
         .filter(|f| columns.has(*f))
         .map(|f| columns.name(f))
+        .chain(columns.unknown().iter().map(String::as_str))
         .collect();
-    if !quiet && (!ignored.is_empty() || !columns.unknown().is_empty()) {
-        let all: Vec<&str> = ignored
-            .into_iter()
-            .chain(columns.unknown().iter().map(String::as_str))
-            .collect();
+    if !ignored.is_empty() {
         tracing::warn!(
             "{what}: ignoring columns that are not group definitions: {}",
-            super::header::quoted_list(all)
+            super::header::quoted_list(ignored)
         );
     }
-    Ok(())
 }
 
 /// One row of a groups file: the group it defines and the definition, `None` for a blank row,
