@@ -5,27 +5,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::bulk_groups_cmd as bulk_groups;
 use crate::support::*;
 use bulk_groups::sim::{RunningSim, SimConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn bulk_groups() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
-    for var in [
-        "ARCGIS_API_KEY",
-        "ARCGIS_TOKEN",
-        "ARCGIS_TOKEN_FILE",
-        "ARCGIS_USERNAME",
-        "ARCGIS_PASSWORD",
-        "ARCGIS_PORTAL",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
 
 fn import_cmd(sim: &RunningSim, roster: &Path, results: &Path) -> Command {
     let mut cmd = bulk_groups();

@@ -7,28 +7,12 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::bulk_groups_cmd as bulk_groups;
 use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::report::RunLock;
 
 const SECRET: &str = "SECRET-pw-4711";
-
-fn bulk_groups() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
-    for var in [
-        "ARCGIS_API_KEY",
-        "ARCGIS_TOKEN",
-        "ARCGIS_TOKEN_FILE",
-        "ARCGIS_USERNAME",
-        "ARCGIS_PASSWORD",
-        "ARCGIS_PORTAL",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

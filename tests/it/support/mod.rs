@@ -303,3 +303,21 @@ impl Scenario {
         import_config(&self.sim, &self.roster, &self.results)
     }
 }
+
+/// The `bulk-groups` binary with none of the caller's ArcGIS or logging environment, no colour.
+pub fn bulk_groups_cmd() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
+    for var in [
+        "ARCGIS_API_KEY",
+        "ARCGIS_TOKEN",
+        "ARCGIS_TOKEN_FILE",
+        "ARCGIS_USERNAME",
+        "ARCGIS_PASSWORD",
+        "ARCGIS_PORTAL",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
