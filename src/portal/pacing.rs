@@ -1142,13 +1142,18 @@ mod tests {
         RateSetting::Fixed(NonZeroU32::new(rate).unwrap())
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_cool_off_pauses_everyone_and_probes_with_one_request_at_growing_intervals() {
-        let pacer = Arc::new(Pacer::new(
+    /// A fixed 100/s pacer with 8 slots and the default stall limit, as most tests want it.
+    fn fixed_pacer_at_100() -> Arc<Pacer> {
+        Arc::new(Pacer::new(
             NonZeroUsize::new(8).unwrap(),
             fixed(100),
             STALL_LIMIT,
-        ));
+        ))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cool_off_pauses_everyone_and_probes_with_one_request_at_growing_intervals() {
+        let pacer = fixed_pacer_at_100();
         // Forty good replies over the last second, then the limit trips a 10 s cool-off in
         // which every request is refused without Retry-After.
         for _ in 0..40 {
@@ -1213,11 +1218,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_single_429_without_retry_after_costs_one_probe_not_a_cool_off() {
-        let pacer = Arc::new(Pacer::new(
-            NonZeroUsize::new(8).unwrap(),
-            fixed(100),
-            STALL_LIMIT,
-        ));
+        let pacer = fixed_pacer_at_100();
         let turn = pacer.acquire().await.unwrap();
         pacer.feedback(turn, Signal::Wall);
         let probe = pacer.acquire().await.unwrap();
@@ -1232,11 +1233,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_unanswered_lets_the_next_request_probe() {
-        let pacer = Arc::new(Pacer::new(
-            NonZeroUsize::new(8).unwrap(),
-            fixed(100),
-            STALL_LIMIT,
-        ));
+        let pacer = fixed_pacer_at_100();
         let turn = pacer.acquire().await.unwrap();
         pacer.feedback(turn, Signal::Wall);
         let probe = pacer.acquire().await.unwrap();
@@ -1247,11 +1244,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn nothing_succeeding_for_the_stall_limit_refuses_waiting_and_retrying_requests() {
-        let pacer = Arc::new(Pacer::new(
-            NonZeroUsize::new(8).unwrap(),
-            fixed(100),
-            STALL_LIMIT,
-        ));
+        let pacer = fixed_pacer_at_100();
         // Idle time is not a stall: ten quiet minutes, then a request goes at once.
         tokio::time::sleep(Duration::from_secs(600)).await;
         let turn = pacer.acquire().await.unwrap();
