@@ -128,7 +128,7 @@ impl fmt::Display for GroupStatus {
 }
 
 /// One line of the results file. Column order:
-/// `line,group,group_id,group_status,username,role,status,reason`.
+/// `line,group,group_id,group_status,username,role,status,reason,portal_username`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultRow {
     /// Roster line where the record starts; `None` for removal rows.

@@ -29,7 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::outcome::{Counts, GroupStatus, ResultRow};
 
 /// The results file's header line (without line end).
-pub const RESULTS_HEADER: &str = "line,group,group_id,group_status,username,role,status,reason";
+pub const RESULTS_HEADER: &str =
+    "line,group,group_id,group_status,username,role,status,reason,portal_username";
 
 /// Longest time a received row may stay unflushed while rows keep arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
@@ -213,6 +214,8 @@ pub fn encode_row(row: &ResultRow, out: &mut Vec<u8>) {
     out.extend_from_slice(row.status.as_str().as_bytes());
     out.push(b',');
     push_cell(out, &row.reason);
+    out.push(b',');
+    push_cell(out, row.portal_username.as_deref().unwrap_or(""));
     out.extend_from_slice(b"\r\n");
 }
 
@@ -272,7 +275,7 @@ mod tests {
     fn plain_row() {
         assert_eq!(
             encode(&row("GIS 101", "alice", Status::Added, "")),
-            "7,GIS 101,,,alice,member,added,\r\n"
+            "7,GIS 101,,,alice,member,added,,\r\n"
         );
     }
 
@@ -280,7 +283,7 @@ mod tests {
     fn quoting_only_when_needed() {
         assert_eq!(
             encode(&row("A, B", "al\"ice", Status::NotAdded, "line1\nline2")),
-            "7,\"A, B\",,,\"al\"\"ice\",member,not_added,\"line1\nline2\"\r\n"
+            "7,\"A, B\",,,\"al\"\"ice\",member,not_added,\"line1\nline2\",\r\n"
         );
     }
 
@@ -299,7 +302,7 @@ mod tests {
             let line = encode(&row(cell, "u", Status::Added, ""));
             assert_eq!(
                 line,
-                format!("7,{expected},,,u,member,added,\r\n"),
+                format!("7,{expected},,,u,member,added,,\r\n"),
                 "{cell:?}"
             );
         }
@@ -316,11 +319,11 @@ mod tests {
             role: None,
             status: Status::Removed,
             reason: String::new(),
-            portal_username: None,
+            portal_username: Some("Bob".into()),
         };
         assert_eq!(
             encode(&r),
-            ",G,0123456789abcdef0123456789abcdef,existing,bob,,removed,\r\n"
+            ",G,0123456789abcdef0123456789abcdef,existing,bob,,removed,,Bob\r\n"
         );
     }
 

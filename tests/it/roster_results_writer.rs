@@ -68,6 +68,7 @@ async fn writes_header_rows_in_order_and_counts() {
             "alice",
             "member",
             "added",
+            "",
             ""
         ]
     );

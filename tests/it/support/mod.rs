@@ -159,6 +159,7 @@ pub struct Res {
     pub role: String,
     pub status: String,
     pub reason: String,
+    pub portal_username: String,
 }
 
 /// Parse a results file; checks the header.
@@ -180,7 +181,8 @@ pub fn read_results(path: &Path) -> Vec<Res> {
             "username",
             "role",
             "status",
-            "reason"
+            "reason",
+            "portal_username"
         ]
     );
     reader
@@ -196,6 +198,7 @@ pub fn read_results(path: &Path) -> Vec<Res> {
                 role: r[5].into(),
                 status: r[6].into(),
                 reason: r[7].into(),
+                portal_username: r[8].into(),
             }
         })
         .collect()
