@@ -125,6 +125,11 @@ pub struct RosterArgs {
     /// CSV of group definitions, one row per group; its values win over the roster's.
     #[arg(long, value_name = "FILE")]
     pub groups: Option<PathBuf>,
+    /// How the username column names people: `auto` reads portal usernames, and resolves cells
+    /// that look like e-mail addresses through the organization's user directory when no such user
+    /// exists; `email` and `idp` always resolve through the directory; `username` never does.
+    #[arg(long, value_name = "HOW", default_value = "auto", value_parser = crate::roster::MatchBy::NAMES)]
+    pub match_by: String,
 }
 
 /// stderr output options.

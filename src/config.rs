@@ -255,6 +255,10 @@ pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
         delimiter,
         encoding,
         groups_file: args.groups.clone(),
+        match_by: args
+            .match_by
+            .parse()
+            .map_err(|_| bad_value(format!("unknown --match-by {:?}", args.match_by)))?,
     })
 }
 

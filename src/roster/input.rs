@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::dialect::{self, CountingReader, DecodingReader, Dialect, Encoding};
+use super::model::MatchBy;
 use super::error::RosterError;
 use super::header::{ColumnMap, thousands};
 use super::records::{MAX_RECORD_FIELDS, RawRecord, RecordReader};
@@ -69,6 +70,8 @@ pub struct RosterOptions {
     pub encoding: Encoding,
     /// An optional CSV of group definitions whose values win over the roster's.
     pub groups_file: Option<PathBuf>,
+    /// How `username` cells name people.
+    pub match_by: MatchBy,
 }
 
 /// An opened input with its header read.

@@ -30,6 +30,41 @@ impl fmt::Display for Role {
     }
 }
 
+/// How the roster's `username` cells name people (`--match-by`, product spec §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchBy {
+    /// A portal username, unless no such user exists and the cell looks like an e-mail address;
+    /// then the organization's directory is asked.
+    #[default]
+    Auto,
+    /// Always a portal username; the directory is never read.
+    Username,
+    /// Always an e-mail address, resolved through the organization's directory.
+    Email,
+    /// Always an identity-provider (SAML) name, resolved through the organization's directory.
+    Idp,
+}
+
+impl MatchBy {
+    /// Every spelling `--match-by` accepts.
+    pub const NAMES: [&'static str; 4] = ["auto", "username", "email", "idp"];
+}
+
+impl std::str::FromStr for MatchBy {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "auto" => Ok(MatchBy::Auto),
+            "username" => Ok(MatchBy::Username),
+            "email" => Ok(MatchBy::Email),
+            "idp" => Ok(MatchBy::Idp),
+            _ => Err(()),
+        }
+    }
+}
+
 /// The key two group titles are compared by: trimmed, inner whitespace runs collapsed to one
 /// space, then [`fold`]ed (product spec §2.2 "Identity").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
