@@ -106,6 +106,9 @@ pub struct PlanOptions {
     pub chunk_size: usize,
     /// Groups a user may belong to, owned ones included.
     pub group_limit: u32,
+    /// Look every user up before any write (`--check-users`): unknown users are `not_added`
+    /// without a write. A dry run does so anyway once it has read the organization's directory.
+    pub check_users: bool,
 }
 
 impl Default for PlanOptions {
@@ -118,6 +121,7 @@ impl Default for PlanOptions {
             min_rows: 1,
             chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
+            check_users: false,
         }
     }
 }
@@ -341,6 +345,7 @@ impl ImportConfig {
                 min_rows: args.min_rows,
                 chunk_size: args.chunk_size,
                 group_limit: args.group_limit,
+                check_users: args.check_users,
             },
             max_duration: args.max_duration,
             summary_json: args.summary_json.clone(),

@@ -10,7 +10,7 @@ use crate::config::PlanOptions;
 use crate::portal::{GroupPage, GroupSummary, PortalClient};
 use std::sync::Arc;
 
-use crate::roster::{Definitions, GroupDefinition, GroupKey, TitleKey, UserKey};
+use crate::roster::{Definitions, GroupDefinition, GroupKey, MatchBy, TitleKey, UserKey};
 
 /// Group definitions recorded by the roster thread as each group first appears (stdin rosters,
 /// which cannot be pre-scanned).
@@ -53,6 +53,8 @@ pub struct RunContext {
     pub caller: Caller,
     /// What the run does.
     pub plan: PlanOptions,
+    /// How the roster's `username` cells name people.
+    pub match_by: MatchBy,
     /// Group definitions for groups this run creates (a pre-scan of a roster file).
     definitions: Definitions,
     /// For a stdin roster: definitions as each group first appeared.
@@ -83,6 +85,7 @@ impl RunContext {
         client: PortalClient,
         caller: Caller,
         plan: PlanOptions,
+        match_by: MatchBy,
         definitions: Definitions,
         streamed_definitions: Option<StreamedDefinitions>,
         caller_groups: Vec<GroupSummary>,
@@ -100,6 +103,7 @@ impl RunContext {
             client,
             caller,
             plan,
+            match_by,
             definitions,
             streamed_definitions,
             owned_groups,

@@ -16,13 +16,14 @@ use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::import::context::RunContext;
+use crate::import::identity::{Named, Who};
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
 use crate::import::{Fatal, INTERRUPTED, Members, Pending, unworked_row};
 use crate::outcome::{GroupStatus, ResultRow, Status};
 use crate::report::ResultsSender;
-use crate::roster::{GroupKey, GroupRef, Role, Row, RowKind, TitleKey, UserKey};
+use crate::roster::{GroupKey, GroupRef, MatchBy, Role, RowKind, TitleKey, UserKey};
 
 /// Rows allowed to wait for unresolved groups before the loop stops reading the roster.
 const MAX_WAITING_ROWS: usize = 50_000;
@@ -72,7 +73,8 @@ struct ReadyGroup {
 
 struct Group {
     state: GroupState,
-    /// Fingerprints of the usernames the roster lists for this group (only kept for `--sync`).
+    /// Fingerprints of the users the roster lists for this group, as resolved (kept for
+    /// `--sync`, and when cells may name one user in two ways: then the second is a duplicate).
     roster: HashSet<u64>,
 }
 
@@ -93,8 +95,9 @@ pub struct Engine {
     /// The key under which each resolved group id is `Ready`; other keys that resolve to the
     /// same id become aliases of it.
     by_id: HashMap<String, GroupKey>,
-    /// Invalid rows per group they name (only counted for `--sync`).
-    invalid_by_group: HashMap<GroupKey, u64>,
+    /// Rows per group they name whose user is unknown — invalid rows, and rows naming someone
+    /// who could not be resolved (only counted for `--sync`).
+    unknown_by_group: HashMap<GroupKey, u64>,
     /// `not_added` rows per group id whose user the run could not identify (only for `--sync`).
     unidentified_by_id: HashMap<String, u64>,
     tasks: JoinSet<Done>,
@@ -124,7 +127,7 @@ impl Engine {
             rows_done,
             groups: HashMap::new(),
             by_id: HashMap::new(),
-            invalid_by_group: HashMap::new(),
+            unknown_by_group: HashMap::new(),
             unidentified_by_id: HashMap::new(),
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
@@ -138,19 +141,15 @@ impl Engine {
         }
     }
 
-    /// Process the whole roster, then `--sync`, and account for every row on every exit path.
-    /// `head` holds rows already read (for `--min-rows`); `rows` streams the rest.
+    /// Process the whole roster, each row named by whom it means, then `--sync`, and account
+    /// for every row on every exit path.
     pub async fn run(
         mut self,
-        head: Vec<Row>,
-        mut rows: mpsc::Receiver<Row>,
+        mut rows: mpsc::Receiver<Named>,
         stdin: bool,
         cancel: CancellationToken,
     ) -> EngineOutcome {
-        let mut last_line = head.last().map(|r| r.line);
-        for row in head {
-            self.on_row(row);
-        }
+        let mut last_line = None;
         self.stream(&mut rows, &mut last_line, &cancel).await;
         if self.ctx.plan.sync
             && !self.stopping
@@ -168,7 +167,7 @@ impl Engine {
 
     async fn stream(
         &mut self,
-        rows: &mut mpsc::Receiver<Row>,
+        rows: &mut mpsc::Receiver<Named>,
         last_line: &mut Option<u64>,
         cancel: &CancellationToken,
     ) {
@@ -190,9 +189,9 @@ impl Engine {
                     self.flush_all_chunks();
                 }
                 row = rows.recv(), if can_read => match row {
-                    Some(row) => {
-                        *last_line = Some(row.line);
-                        self.on_row(row);
+                    Some(named) => {
+                        *last_line = Some(named.row.line);
+                        self.on_row(named);
                     }
                     None => {
                         self.input_closed = true;
@@ -240,14 +239,25 @@ impl Engine {
 
     // ---- rows in -------------------------------------------------------------------------
 
-    fn on_row(&mut self, row: Row) {
+    fn on_row(&mut self, Named { row, who }: Named) {
         if let RowKind::Invalid { group, .. } = &row.kind {
             if self.ctx.plan.sync {
                 for key in keys_named_by(group) {
-                    *self.invalid_by_group.entry(key).or_default() += 1;
+                    *self.unknown_by_group.entry(key).or_default() += 1;
                 }
             }
             self.emit(unworked_row(row, Status::Invalid, ""));
+            return;
+        }
+        if let Who::Fatal(fatal) = who {
+            let status = if fatal.is_stopping() {
+                Status::NotAttempted
+            } else {
+                Status::Failed
+            };
+            let reason = fatal.reason();
+            self.fail_run(fatal);
+            self.emit(unworked_row(row, status, &reason));
             return;
         }
         let (membership, duplicate) = match row.kind {
@@ -255,13 +265,33 @@ impl Engine {
             RowKind::Duplicate { membership, reason } => (membership, Some(reason)),
             RowKind::Invalid { .. } => unreachable!("handled above"),
         };
-        let pending = Pending {
+        let mut pending = Pending {
             line: row.line,
             username: membership.username,
             role: membership.role,
             duplicate,
+            named_as: None,
         };
         let mut key = membership.group.key();
+        match who {
+            Who::User(username) => {
+                pending.named_as = Some(std::mem::replace(&mut pending.username, username));
+            }
+            // Nobody to add: the row never reaches its group (which is not created for it).
+            Who::Unresolved(reason) => {
+                let (status, reason) = match pending.duplicate.take() {
+                    Some(duplicate) => (Status::Duplicate, duplicate),
+                    None => (Status::NotAdded, reason),
+                };
+                if self.ctx.plan.sync && status == Status::NotAdded {
+                    *self.unknown_by_group.entry(key).or_default() += 1;
+                }
+                let display = membership.group.display();
+                self.emit(unresolved_row(&pending, display, status, &reason));
+                return;
+            }
+            Who::AsWritten | Who::Fatal(_) => {}
+        }
         if let Some(Group {
             state: GroupState::Alias(canonical),
             ..
@@ -269,7 +299,9 @@ impl Engine {
         {
             key = canonical.clone();
         }
-        let sync = self.ctx.plan.sync;
+        // Cells that may name one user two ways (an e-mail and a username) are compared as
+        // resolved; `--sync` needs the roster's users anyway.
+        let track_users = self.ctx.plan.sync || self.ctx.match_by != MatchBy::Username;
         let group = match self.groups.get_mut(&key) {
             Some(group) => group,
             None => {
@@ -283,10 +315,16 @@ impl Engine {
                 })
             }
         };
-        if sync {
-            group
+        if track_users
+            && !group
                 .roster
-                .insert(fingerprint(&UserKey::new(&pending.username)));
+                .insert(fingerprint(&UserKey::new(&pending.username)))
+            && pending.duplicate.is_none()
+        {
+            pending.duplicate = Some(format!(
+                "names the same user ({}) as an earlier row for this group; the first row wins",
+                pending.username
+            ));
         }
         match &mut group.state {
             GroupState::Resolving { waiting, .. } => {
@@ -598,7 +636,7 @@ impl Engine {
     fn sync(&mut self) {
         // Rows that keep a group out of the sync, by group id however they named it.
         let mut unknown_rows: HashMap<&str, u64> = HashMap::new();
-        for (key, n) in &self.invalid_by_group {
+        for (key, n) in &self.unknown_by_group {
             if let Some(id) = self.resolved_id(key) {
                 *unknown_rows.entry(id).or_default() += n;
             }
@@ -645,7 +683,7 @@ impl Engine {
     /// Account for every unfinished row after an interrupt or a fatal error.
     async fn stop(
         &mut self,
-        rows: &mut mpsc::Receiver<Row>,
+        rows: &mut mpsc::Receiver<Named>,
         stdin: bool,
         mut last_line: Option<u64>,
     ) {
@@ -698,14 +736,14 @@ impl Engine {
         // The rest of the roster: a file is read to the end (fast) so every row is reported;
         // stdin may never end, so an interrupt stops there and records where.
         if stdin && self.outcome.fatal.is_none() {
-            while let Ok(row) = rows.try_recv() {
+            while let Ok(Named { row, .. }) = rows.try_recv() {
                 last_line = Some(row.line);
                 self.emit(unworked_row(row, status, &reason));
             }
             rows.close();
             self.outcome.input_not_read_after_line = Some(last_line.unwrap_or(1));
         } else {
-            while let Some(row) = rows.recv().await {
+            while let Some(Named { row, .. }) = rows.recv().await {
                 self.emit(unworked_row(row, status, &reason));
             }
         }
@@ -744,7 +782,7 @@ fn failed_group_row(row: &Pending, display: &str, id: Option<String>, reason: &s
         group: display.to_owned(),
         group_id: id,
         group_status: Some(GroupStatus::Failed),
-        username: row.username.clone(),
+        username: row.written().to_owned(),
         role: Some(row.role),
         status: if row.duplicate.is_some() {
             Status::Duplicate
@@ -752,7 +790,7 @@ fn failed_group_row(row: &Pending, display: &str, id: Option<String>, reason: &s
             Status::Failed
         },
         reason: row.duplicate.clone().unwrap_or_else(|| reason.to_owned()),
-        portal_username: None,
+        portal_username: row.portal_username(),
     }
 }
 
@@ -762,10 +800,10 @@ fn unresolved_row(row: &Pending, display: &str, status: Status, reason: &str) ->
         group: display.to_owned(),
         group_id: None,
         group_status: None,
-        username: row.username.clone(),
+        username: row.written().to_owned(),
         role: Some(row.role),
         status,
         reason: reason.to_owned(),
-        portal_username: None,
+        portal_username: row.portal_username(),
     }
 }

@@ -44,11 +44,11 @@ impl Target {
             group: self.title.clone(),
             group_id: Some(self.id.clone()),
             group_status: Some(self.status),
-            username: row.username.clone(),
+            username: row.written().to_owned(),
             role: Some(row.role),
             status,
             reason: reason.into(),
-            portal_username: None,
+            portal_username: row.portal_username(),
         }
     }
 }
@@ -236,7 +236,7 @@ struct Refusal {
 /// Who a refused user is, as far as the portal shows the caller. The usernames are the
 /// portal's spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Identity {
+pub(crate) enum Identity {
     /// A member of the caller's organization.
     InOrg(String),
     /// The portal shows the user in another organization.
@@ -269,7 +269,7 @@ impl Identity {
     }
 
     /// The `not_added` reason (product spec §3).
-    fn reason(&self, caller_is_admin: bool) -> String {
+    pub(crate) fn reason(&self, caller_is_admin: bool) -> String {
         match self {
             Identity::InOrg(_) => "portal did not add the user; the user exists in this organization — may be at the \
                  512-group limit, or its role cannot join this (shared update) group"
@@ -410,7 +410,7 @@ async fn send_respelled(
 
 /// Look the user up; a visible profile without `orgId` (the public view of another
 /// organization's user) is checked against the caller's organization directory.
-async fn identify(ctx: &RunContext, username: &str) -> Result<Identity, Fatal> {
+pub(crate) async fn identify(ctx: &RunContext, username: &str) -> Result<Identity, Fatal> {
     let user = match ctx.client.user(username).await {
         Ok(Some(user)) => user,
         Ok(None) => return Ok(Identity::Unseen),

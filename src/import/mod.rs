@@ -10,6 +10,7 @@
 
 mod context;
 mod engine;
+mod identity;
 mod members;
 mod resolve;
 mod run;
@@ -29,12 +30,28 @@ use crate::roster::{Role, Row, RowKind, UserKey};
 pub struct Pending {
     /// Roster line.
     pub line: u64,
-    /// Username as written.
+    /// The username sent and compared: as written, or the portal's spelling of the user the
+    /// row was resolved to.
     pub username: String,
     /// Requested role.
     pub role: Role,
     /// `Some(reason)` for a duplicate row: reported as `duplicate`, never sent.
     pub duplicate: Option<String>,
+    /// The roster's cell, when the run resolved it to `username` (through the organization's
+    /// directory or a user lookup).
+    pub named_as: Option<String>,
+}
+
+impl Pending {
+    /// The username cell as the roster wrote it (the results' `username`).
+    pub fn written(&self) -> &str {
+        self.named_as.as_deref().unwrap_or(&self.username)
+    }
+
+    /// The portal's spelling of the user, when the run resolved the cell to it.
+    pub fn portal_username(&self) -> Option<String> {
+        self.named_as.is_some().then(|| self.username.clone())
+    }
 }
 
 /// The reason on rows an interrupt left unfinished.

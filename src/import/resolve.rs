@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(full, expected);
     }
     use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
-    use crate::roster::Definitions;
+    use crate::roster::{Definitions, MatchBy};
     use crate::sim::{RunningSim, SimConfig};
 
     /// A context whose view of the caller's groups is stale (read before another run created
@@ -449,6 +449,7 @@ mod tests {
             client,
             caller,
             PlanOptions::default(),
+            MatchBy::default(),
             Definitions::logged(),
             None,
             Vec::new(),
@@ -495,6 +496,7 @@ mod tests {
                 group_limit: 1,
                 ..PlanOptions::default()
             },
+            MatchBy::default(),
             Definitions::logged(),
             None,
             Vec::new(),

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ImportConfig;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
+use crate::import::identity;
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
 use crate::outcome::{Cause, Counts, Status, Verdict};
 use crate::portal::{PortalClient, PortalError, RequestKind};
@@ -221,13 +222,16 @@ async fn attempt(
                 client.clone(),
                 caller,
                 config.plan.clone(),
+                config.roster_options.match_by,
                 definitions,
                 streamed_definitions,
                 caller_groups,
             ));
             let concurrency = config.client.concurrency.get();
+            // Whom each row names is settled before the engine diffs its group.
+            let named = identity::spawn(Arc::clone(&ctx), head, rows);
             let engine = Engine::new(ctx, results.clone(), rows_done.clone(), concurrency);
-            let outcome = engine.run(head, rows, stdin, cancel.clone()).await;
+            let outcome = engine.run(named, stdin, cancel.clone()).await;
             (Verdict::default(), None, Some(client), outcome)
         }
         Err(e) => {

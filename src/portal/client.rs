@@ -328,6 +328,22 @@ impl PortalClient {
         .await
     }
 
+    /// One page of the organization's user directory, `portals/self/users` (every member, in
+    /// username order so pages read concurrently neither overlap nor skip; org administrators
+    /// only, others get a permission error). `start` is 1-based; `num` is clamped to 1..=100.
+    pub async fn org_users(&self, start: u32, num: u32) -> Result<UserPage, PortalError> {
+        let start = start.max(1).to_string();
+        let num = num.clamp(1, MAX_PAGE_SIZE).to_string();
+        let params = [
+            ("start", start.as_str()),
+            ("num", num.as_str()),
+            ("sortField", "username"),
+            ("sortOrder", "asc"),
+        ];
+        self.get(RequestKind::OrgUsers, &["portals", "self", "users"], &params)
+            .await
+    }
+
     /// `community/createGroup` with `title` and every field `definition` sets (defaults such as
     /// `access=private` and tags are the caller's business). Not idempotent: see the retry
     /// module for why retrying it is still acceptable (the engine handles `COM_0044`).

@@ -26,7 +26,7 @@ pub enum RequestKind {
     RemoveUsers,
     /// `GET community/users/{username}`
     User,
-    /// `GET portals/self/users/search` (the organization's user directory)
+    /// `GET portals/self/users` and its `/search` (the organization's user directory)
     OrgUsers,
 }
 

@@ -39,6 +39,12 @@ pub struct UserInfo {
     /// evidence either way, unlike a list that lacks a privilege.
     #[serde(default)]
     pub privileges: Option<Vec<String>>,
+    /// `email`: shown to the user itself and its organization's administrators only.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `idpUsername`: the identity provider's (SAML) name for the account, when it has one.
+    #[serde(default, rename = "idpUsername")]
+    pub idp_username: Option<String>,
 }
 
 /// `community/self`: the caller, with every group it owns or belongs to (not search-indexed, so
@@ -152,7 +158,7 @@ pub(crate) enum MemberType {
     Member,
 }
 
-/// One page of the organization's user directory (`portals/self/users/search`).
+/// One page of the organization's user directory (`portals/self/users` or its `/search`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct UserPage {
     /// Total matches.
