@@ -19,6 +19,7 @@
 //!   can be added is never looked up or created.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -140,6 +141,8 @@ impl Field {
 /// Names one row at a time; shared by the rows in flight.
 struct Resolver {
     ctx: Arc<RunContext>,
+    /// Whether some row needed the directory.
+    wanted: AtomicBool,
     /// Read at most once: `None` inside when the caller may not read it.
     directory: OnceCell<Result<Option<Directory>, Fatal>>,
     /// `--check-users` without the directory: one lookup per user, shared by its rows.
@@ -150,6 +153,7 @@ impl Resolver {
     fn new(ctx: Arc<RunContext>) -> Self {
         Resolver {
             ctx,
+            wanted: AtomicBool::new(false),
             directory: OnceCell::new(),
             lookups: Mutex::new(HashMap::new()),
         }
@@ -171,11 +175,16 @@ impl Resolver {
                 MatchBy::Email | MatchBy::Idp => true,
                 MatchBy::Auto => looks_like_email(cell),
             };
-        let directory = if needs_directory {
+        // Once an earlier row asked for the directory, later rows use it too (their usernames
+        // in the portal's spelling; a dry run checks them). Set before the first wait, so rows
+        // are told in roster order.
+        if needs_directory {
+            self.wanted.store(true, Ordering::Relaxed);
+        }
+        let directory = if self.wanted.load(Ordering::Relaxed) {
             self.directory().await?
         } else {
-            // Read anyway for an earlier cell: a dry run then checks every user with it.
-            self.directory.get().and_then(|d| d.as_ref().ok()).and_then(Option::as_ref)
+            None
         };
         let Some(directory) = directory else {
             return if self.ctx.plan.check_users {

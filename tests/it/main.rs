@@ -7,6 +7,7 @@ mod hardening;
 mod import_basics;
 mod import_faults;
 mod import_hostile;
+mod import_identity;
 mod import_nothing_lost;
 mod import_realistic;
 mod import_sync;
