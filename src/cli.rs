@@ -220,14 +220,14 @@ pub struct ImportArgs {
     /// sync guard is still checked and gives the same exit code as a real run.
     #[arg(long, help_heading = "Import")]
     pub dry_run: bool,
-    /// Also remove plain members of the roster's groups who are not in the roster.
-    #[arg(long, help_heading = "Import")]
-    pub sync: bool,
     /// Look every user up before any write: unknown users are `not_added` without a write, and a
     /// group none of whose rows can be added is not created. On in --dry-run once the
     /// organization's directory is read anyway.
     #[arg(long, help_heading = "Import")]
     pub check_users: bool,
+    /// Also remove plain members of the roster's groups who are not in the roster.
+    #[arg(long, help_heading = "Import")]
+    pub sync: bool,
     /// With --sync, remove group managers who are not in the roster too.
     #[arg(long, requires = "sync", help_heading = "Import")]
     pub sync_admins: bool,

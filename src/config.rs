@@ -639,4 +639,12 @@ mod tests {
         let c = config(&["x.csv", "--results", "-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
         assert_eq!(c.results, ResultsTarget::Stdout);
     }
+
+    #[test]
+    fn check_users_is_off_unless_asked() {
+        let key = [("ARCGIS_API_KEY", "k")];
+        assert!(!config(&["r.csv"], &key).unwrap().plan.check_users);
+        let c = config(&["r.csv", "--check-users"], &key).unwrap();
+        assert!(c.plan.check_users);
+    }
 }
