@@ -28,14 +28,11 @@ use tokio::sync::{OnceCell, mpsc};
 use crate::import::Fatal;
 use crate::import::context::RunContext;
 use crate::import::members::{Identity, identify};
-use crate::portal::client::MAX_PAGE_SIZE;
 use crate::portal::{PortalClient, PortalError, UserInfo};
 use crate::roster::{MatchBy, Row, RowKind, UserKey};
 
 /// Rows being named at once (only user lookups take time; the order of rows is kept).
 const ROWS_IN_FLIGHT: usize = 16;
-/// Directory pages requested at once (the client's pacing and concurrency cap still apply).
-const PAGES_IN_FLIGHT: usize = 16;
 
 /// Whom a row's cell names.
 #[derive(Debug)]
@@ -296,25 +293,12 @@ struct Directory {
 }
 
 impl Directory {
-    /// Read every member, 100 a page: the first page says how many there are, the rest are
-    /// requested concurrently — ⌈members / 100⌉ requests in all.
+    /// Read every member (⌈members / 100⌉ requests).
     async fn read(client: &PortalClient) -> Result<Directory, PortalError> {
-        let page = MAX_PAGE_SIZE;
-        let first = client.org_users(1, page).await?;
-        let total = first.total;
         let mut directory = Directory::default();
-        directory.extend(first.users);
-        if first.next_start > 0 {
-            let starts = (u64::from(page) + 1..=total)
-                .step_by(page as usize)
-                .map(|start| u32::try_from(start).unwrap_or(u32::MAX));
-            let mut pages = futures::stream::iter(starts)
-                .map(|start| client.org_users(start, page))
-                .buffer_unordered(PAGES_IN_FLIGHT);
-            while let Some(next) = pages.next().await {
-                directory.extend(next?.users);
-            }
-        }
+        client
+            .org_directory(|users| directory.extend(users))
+            .await?;
         directory.seal();
         tracing::info!(
             members = directory.len(),

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use futures::StreamExt;
 use reqwest::header::{ACCEPT, HeaderValue, LOCATION, REFERER, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -46,6 +47,8 @@ pub const AUTH_HEADER: &str = "X-Esri-Authorization";
 pub const MAX_USERS_PER_CALL: usize = 25;
 /// The largest `num` a search page may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// Directory pages requested at once (the pacing and the concurrency cap still apply).
+const DIRECTORY_PAGES_IN_FLIGHT: usize = 16;
 /// The largest reply body read (64 MiB): far above any real portal reply (a page of 100
 /// users or groups is tens of KiB), low enough that a broken server cannot exhaust memory.
 pub const MAX_REPLY_BYTES: u64 = 64 * 1024 * 1024;
@@ -342,6 +345,45 @@ impl PortalClient {
         ];
         self.get(RequestKind::OrgUsers, &["portals", "self", "users"], &params)
             .await
+    }
+
+    /// Every member of the organization's user directory, handed to `each` a page at a time
+    /// (so the caller keeps only what it needs): 100 a page, the first page's `total` telling
+    /// how many more to request, concurrently — ⌈members / 100⌉ requests in all. A reply
+    /// without `total` is followed page by page through `nextStart`.
+    pub async fn org_directory(
+        &self,
+        mut each: impl FnMut(Vec<UserInfo>),
+    ) -> Result<(), PortalError> {
+        let page = MAX_PAGE_SIZE;
+        let first = self.org_users(1, page).await?;
+        let total = first.total;
+        let mut next = first.next_start;
+        each(first.users);
+        if next > 0 && total > 0 {
+            let starts = (u64::from(page) + 1..=total)
+                .step_by(page as usize)
+                .map(|start| u32::try_from(start).unwrap_or(u32::MAX));
+            let mut pages = futures::stream::iter(starts)
+                .map(|start| self.org_users(start, page))
+                .buffer_unordered(DIRECTORY_PAGES_IN_FLIGHT);
+            while let Some(more) = pages.next().await {
+                each(more?.users);
+            }
+            return Ok(());
+        }
+        while next > 0 {
+            let more = self
+                .org_users(u32::try_from(next).unwrap_or(u32::MAX), page)
+                .await?;
+            each(more.users);
+            next = if more.next_start > next {
+                more.next_start
+            } else {
+                -1
+            };
+        }
+        Ok(())
     }
 
     /// `community/createGroup` with `title` and every field `definition` sets (defaults such as

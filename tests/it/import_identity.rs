@@ -363,3 +363,65 @@ async fn a_directory_of_thousands_is_read_in_one_request_per_hundred(realism: Re
     assert!(run.rows.iter().all(|r| r.status == "added"));
 }
 }
+
+mod directory_paging {
+    use crate::support::mock_portal::{MockPortal, Reply, Seen};
+    use bulk_groups::portal::{Credentials, PortalClient, PortalUrl};
+    use serde_json::json;
+
+    /// A directory of `members` users, served 100 a page from `start`; `with_total: false`
+    /// leaves `total` out of the reply.
+    fn directory_page(s: &Seen, members: u64, with_total: bool) -> Reply {
+        let start: u64 = s.param("start").unwrap().parse().unwrap();
+        let num: u64 = s.param("num").unwrap().parse().unwrap();
+        let end = (start + num - 1).min(members);
+        let users: Vec<_> = (start..=end)
+            .map(|i| json!({"username": format!("u{i:04}"), "email": format!("u{i}@x.edu")}))
+            .collect();
+        let next = if end < members { end as i64 + 1 } else { -1 };
+        let mut reply = json!({"start": start, "num": num, "nextStart": next, "users": users});
+        if with_total {
+            reply["total"] = json!(members);
+        }
+        Reply::json(reply)
+    }
+
+    async fn read(members: u64, with_total: bool) -> (Vec<String>, MockPortal) {
+        let mock = MockPortal::start(move |s, _| match s.endpoint.as_str() {
+            "portals/self/users" => directory_page(s, members, with_total),
+            _ => Reply::html(404, "<html>not here</html>"),
+        })
+        .await;
+        let client = PortalClient::connect(
+            PortalUrl::parse(&mock.url).unwrap(),
+            Credentials::Token("key".to_owned().into()),
+            crate::support::import_config_at(&mock.url, "r".as_ref(), "x".as_ref()).client,
+        )
+        .await
+        .unwrap();
+        let mut names = Vec::new();
+        client
+            .org_directory(|users| names.extend(users.into_iter().map(|u| u.username)))
+            .await
+            .unwrap();
+        names.sort();
+        (names, mock)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_member_once_in_one_request_per_hundred() {
+        let (names, mock) = read(1_234, true).await;
+        assert_eq!(names.len(), 1_234);
+        names.windows(2).for_each(|w| assert!(w[0] < w[1], "{w:?}"));
+        assert_eq!(mock.count("portals/self/users"), 13);
+        let seen = mock.seen();
+        assert!(seen.iter().all(|s| s.param("num") == Some("100")));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_total_the_pages_are_followed_one_by_one() {
+        let (names, mock) = read(250, false).await;
+        assert_eq!(names.len(), 250);
+        assert_eq!(mock.count("portals/self/users"), 3);
+    }
+}
