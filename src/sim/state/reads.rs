@@ -259,7 +259,8 @@ impl Portal {
             let q = Query::parse(q);
             users.retain(|u| q.score(*u).is_some());
         }
-        users.sort_by_key(|u| u.username.to_lowercase());
+        // Cached keys: one lowercase copy per user, not one per comparison (100,000-user orgs).
+        users.sort_by_cached_key(|u| u.username.to_lowercase());
         let page = Page::from_params(p.get("start"), p.get("num"), 10);
         let (range, next) = page.window(users.len());
         let list: Vec<Value> = users[range].iter().map(|u| user_json(u)).collect();
