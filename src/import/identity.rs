@@ -35,7 +35,7 @@ use crate::roster::{MatchBy, Row, RowKind, UserKey};
 const ROWS_IN_FLIGHT: usize = 16;
 
 /// Whom a row's cell names.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Who {
     /// Send the cell as written (a username, or the directory could not tell).
     AsWritten,
@@ -143,7 +143,7 @@ struct Resolver {
     /// Read at most once: `None` inside when the caller may not read it.
     directory: OnceCell<Result<Option<Directory>, Fatal>>,
     /// `--check-users` without the directory: one lookup per user, shared by its rows.
-    lookups: Mutex<HashMap<UserKey, Arc<OnceCell<Result<Who, Fatal>>>>>,
+    lookups: Mutex<HashMap<UserKey, Arc<OnceCell<Who>>>>,
 }
 
 impl Resolver {
@@ -251,21 +251,20 @@ impl Resolver {
         );
         let who = once
             .get_or_init(|| async {
-                Ok(match identify(&self.ctx, cell).await? {
-                    Identity::InOrg(username) => Who::User(username),
-                    unknown @ (Identity::OtherOrg(_) | Identity::Unseen) => {
+                match identify(&self.ctx, cell).await {
+                    Ok(Identity::InOrg(username)) => Who::User(username),
+                    Ok(unknown @ (Identity::OtherOrg(_) | Identity::Unseen)) => {
                         Who::Unresolved(unknown.reason(self.ctx.caller.is_admin))
                     }
                     // Could not be told: the portal decides, and its refusal is explained.
-                    Identity::Undetermined { .. } => Who::AsWritten,
-                })
+                    Ok(Identity::Undetermined { .. }) => Who::AsWritten,
+                    Err(fatal) => Who::Fatal(fatal),
+                }
             })
             .await;
         match who {
-            Ok(Who::User(username)) => Ok(Who::User(username.clone())),
-            Ok(Who::Unresolved(reason)) => Ok(Who::Unresolved(reason.clone())),
-            Ok(_) => Ok(Who::AsWritten),
-            Err(fatal) => Err(fatal.clone()),
+            Who::Fatal(fatal) => Err(fatal.clone()),
+            who => Ok(who.clone()),
         }
     }
 }
@@ -440,7 +439,9 @@ mod tests {
         for yes in ["ann@uni.edu", "a.b+c@mail.uni.ac.uk"] {
             assert!(looks_like_email(yes), "{yes}");
         }
-        for no in ["ann", "ann@", "@uni.edu", "ann@uni", "ann@uni.", "a@b@c.d", "ann@.edu"] {
+        for no in [
+            "ann", "ann@", "@uni.edu", "ann@uni", "ann@uni.", "a@b@c.d", "ann@.edu",
+        ] {
             assert!(!looks_like_email(no), "{no}");
         }
     }

@@ -343,8 +343,12 @@ impl PortalClient {
             ("sortField", "username"),
             ("sortOrder", "asc"),
         ];
-        self.get(RequestKind::OrgUsers, &["portals", "self", "users"], &params)
-            .await
+        self.get(
+            RequestKind::OrgUsers,
+            &["portals", "self", "users"],
+            &params,
+        )
+        .await
     }
 
     /// Every member of the organization's user directory, handed to `each` a page at a time

@@ -208,7 +208,9 @@ async fn without_the_view_users_privilege_one_warning_and_cells_are_usernames() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(
-        stderr.matches("may not read the organization's user directory").count(),
+        stderr
+            .matches("may not read the organization's user directory")
+            .count(),
         1,
         "{stderr}"
     );
@@ -280,8 +282,16 @@ async fn check_users_without_the_directory_looks_each_user_up_once() {
         run.lines[&3].reason,
         "user does not exist in this portal or belongs to another organization and is not visible"
     );
-    assert_eq!(endpoint(&sim, "community/users"), 3, "ann, ghost and zed, once each");
-    assert_eq!(sim.stats().by_endpoint["addUsers"], 2, "ghost is never sent");
+    assert_eq!(
+        endpoint(&sim, "community/users"),
+        3,
+        "ann, ghost and zed, once each"
+    );
+    assert_eq!(
+        sim.stats().by_endpoint["addUsers"],
+        2,
+        "ghost is never sent"
+    );
 }
 
 /// A team owned by the admin with plain members ann, p1, p2 and zed.
