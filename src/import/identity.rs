@@ -219,18 +219,24 @@ impl Resolver {
         let read = self
             .directory
             .get_or_init(|| async {
-                match Directory::read(&self.ctx.client).await {
-                    Ok(directory) => Ok(Some(directory)),
-                    Err(e) if e.is_permission() => {
-                        tracing::warn!(
-                            caller = %self.ctx.caller.username,
-                            "this account may not read the organization's user directory (the administrator privilege to view users): \
-                             e-mail addresses and identity-provider names in the roster are taken as usernames"
-                        );
-                        Ok(None)
-                    }
-                    Err(e) => Err(Fatal::from_portal(&e).unwrap_or(Fatal::Unavailable(e))),
+                let error = match Directory::read(&self.ctx.client).await {
+                    Ok(directory) => return Ok(Some(directory)),
+                    Err(e) => e,
+                };
+                if let Some(fatal) = Fatal::from_portal(&error) {
+                    return Err(fatal);
                 }
+                let why = if error.is_permission() {
+                    "this account may not read the organization's user directory (the administrator privilege to view users)"
+                        .to_owned()
+                } else {
+                    format!("the organization's user directory could not be read: {error}")
+                };
+                tracing::warn!(
+                    caller = %self.ctx.caller.username,
+                    "{why}: e-mail addresses and identity-provider names in the roster are taken as usernames"
+                );
+                Ok(None)
             })
             .await;
         match read {
