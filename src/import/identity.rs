@@ -197,12 +197,11 @@ impl Resolver {
                 if let Some(username) = directory.username(cell) {
                     Who::User(username.to_owned())
                 } else if match_by == MatchBy::Auto && looks_like_email(cell) {
-                    // An SAML name often is the e-mail address: asked when no e-mail matches.
+                    // A SAML name often is an e-mail address: asked when no e-mail matches.
+                    let by_idp = || directory.find(Field::Idp, cell);
                     match directory.find(Field::Email, cell) {
-                        Found::None if directory.find(Field::Idp, cell) != Found::None => {
-                            Field::Idp.who(cell, directory.find(Field::Idp, cell))
-                        }
-                        found => Field::Email.who(cell, found),
+                        Found::None if by_idp() != Found::None => Field::Idp.who(cell, by_idp()),
+                        by_email => Field::Email.who(cell, by_email),
                     }
                 } else if self.ctx.plan.check_users || self.ctx.plan.dry_run {
                     // The directory lists every member: the cell names nobody of this org.

@@ -23,8 +23,8 @@ fn person(username: &str, email: Option<&str>, idp: Option<&str>) -> SimUser {
 }
 
 /// ann (ann@uni.edu, SAML `ann.saml`), bob and bob2 (both shared@uni.edu), a user whose
-/// username is an e-mail address (dana@uni.edu), eve (whose e-mail is that same address), and
-/// a teacher who is no administrator.
+/// username is an e-mail address (dana@uni.edu), eve (whose e-mail is that same address), a
+/// teacher who is no administrator, zed, and fay (whose SAML name looks like an e-mail).
 fn people() -> Vec<SimUser> {
     vec![
         person("ann", Some("ann@uni.edu"), Some("ann.saml")),
@@ -34,6 +34,7 @@ fn people() -> Vec<SimUser> {
         person("eve", Some("dana@uni.edu"), None),
         person("teacher", None, None),
         person("zed", Some("zed@uni.edu"), None),
+        person("fay", Some("fay@home.example"), Some("fay@sso.uni.edu")),
     ]
 }
 
@@ -165,6 +166,9 @@ async fn auto_leaves_real_usernames_alone(realism: Realism) {
     assert_eq!(run.lines[&2].portal_username, "dana@uni.edu");
     assert_eq!(members_of(&sim, "Other").0, ["dana@uni.edu"]);
     assert_eq!(directory_reads(&sim), 1);
+    // An address no member has as e-mail may be a SAML name.
+    let (run, _dir) = import(&sim, "group,username\nThird,FAY@sso.uni.edu\n", |_| {}).await;
+    assert_eq!(run.lines[&2].portal_username, "fay");
 }
 }
 
