@@ -259,6 +259,7 @@ pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
             .match_by
             .parse()
             .map_err(|_| bad_value(format!("unknown --match-by {:?}", args.match_by)))?,
+        ..RosterOptions::default()
     })
 }
 

@@ -369,9 +369,14 @@ impl Definitions {
         path: &Path,
         options: &RosterOptions,
     ) -> Result<(), RosterError> {
-        let what = format!("groups file '{}'", path.display());
+        let what = format!("groups file {}", input::quote_path(path));
         let file = input::open_file(path, &what)?;
-        let mut opened = input::open(file, options, Arc::new(AtomicU64::new(0)), &what)?;
+        let named = input::Named {
+            what: &what,
+            path: Some(path),
+            roster: false,
+        };
+        let mut opened = input::open(file, &named, options, Arc::new(AtomicU64::new(0)))?;
         let columns = &opened.columns;
         check_groups_header(columns, &what)?;
         if !self.quiet {
