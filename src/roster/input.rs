@@ -215,10 +215,21 @@ pub(crate) fn open(
     header(Records::Csv(records), dialect, named, options, None)
 }
 
-/// The first [`SNIFF_BYTES`] bytes (fewer at the end of the input).
+/// The start of the input for [`sniff`]: what the first reads deliver, up to [`SNIFF_BYTES`],
+/// and at least the longest signature unless the input ends first. It does not wait for a
+/// whole KiB: a roster piped in slowly must start flowing with its first line.
 fn read_head(input: &mut dyn Read) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    input.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    let mut head = vec![0; SNIFF_BYTES];
+    let mut len = 0;
+    while len < sniff::SIGNATURE_BYTES {
+        match input.read(&mut head[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(len);
     Ok(head)
 }
 

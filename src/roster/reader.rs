@@ -754,6 +754,7 @@ pub fn scan_definitions(
 mod tests {
     use super::*;
     use crate::roster::dialect::Encoding;
+    use crate::roster::mapping::{ColumnMapping, TitleTemplate};
     use crate::roster::model::{Access, GroupKey, TitleKey};
 
     fn read(input: &[u8]) -> Vec<Row> {
@@ -1032,6 +1033,125 @@ mod tests {
             }
         );
         assert!(reader.is_finished());
+    }
+
+    fn sis_options() -> RosterOptions {
+        RosterOptions {
+            columns: vec![ColumnMapping::parse("username=student email").unwrap()],
+            group_title: Some(TitleTemplate::parse("{Course} {Section} - Spring 2026").unwrap()),
+            role_map: RoleMap::parse("Student=member,Instructor=admin,TA=admin").unwrap(),
+            ..RosterOptions::default()
+        }
+    }
+
+    const SIS: &[u8] = b"Course,Section,Student Email,Role,Full Name\n\
+        GEOG 101,A,amy@example.edu,Student,Amy Lee\n\
+        GEOG 101,A,bob@example.edu,instructor,Bob Roe\n\
+        GEOG 101,,cy@example.edu,TA,Cy Poe\n\
+        GEOG 101,A,dee@example.edu,Auditor,Dee Fox\n";
+
+    #[test]
+    fn an_sis_export_maps_columns_titles_and_roles() {
+        let rows = read_with(SIS, &sis_options());
+        let membership = |row: &Row| match &row.kind {
+            RowKind::Membership(m) => m.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            membership(&rows[0]),
+            Membership {
+                group: GroupRef::Title("GEOG 101 A - Spring 2026".into()),
+                username: "amy@example.edu".into(),
+                role: Role::Member,
+            }
+        );
+        assert_eq!(membership(&rows[1]).role, Role::Admin);
+        assert_eq!(invalid_column(&rows[2]), Some("Section"));
+        assert_eq!(
+            reason(&rows[2]),
+            "Section is empty, and --group-title needs it for the group title"
+        );
+        assert_eq!(invalid_column(&rows[3]), Some("Role"));
+        assert_eq!(
+            reason(&rows[3]),
+            "Role 'Auditor' is not one of member, admin (or manager), and not in --role-map (Student, Instructor, TA)"
+        );
+    }
+
+    #[test]
+    fn placeholder_columns_are_not_reported_as_ignored() {
+        let reader =
+            RosterReader::from_reader(Box::new(std::io::Cursor::new(SIS.to_vec())), &sis_options())
+                .unwrap();
+        assert_eq!(reader.unknown_columns(), ["Full Name"]);
+    }
+
+    #[test]
+    fn unknown_mapped_headers_stop_before_any_row() {
+        let open = |options: &RosterOptions| {
+            RosterReader::from_reader(Box::new(std::io::Cursor::new(SIS.to_vec())), options)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut options = sis_options();
+        options.group_title = Some(TitleTemplate::parse("{Course} {Sectoin}").unwrap());
+        let e = open(&options);
+        assert!(
+            e.contains("--group-title: the header has no column 'Sectoin' for {Sectoin}"),
+            "{e}"
+        );
+        let mut options = sis_options();
+        options.columns = vec![ColumnMapping::parse("username=E-mail").unwrap()];
+        let e = open(&options);
+        assert!(e.contains("--column username='E-mail'"), "{e}");
+        assert!(e.contains("'Student Email'"), "{e}");
+    }
+
+    #[test]
+    fn a_mapped_column_beats_the_alias_of_its_field() {
+        let options = RosterOptions {
+            columns: vec![ColumnMapping::parse("username=Login Email").unwrap()],
+            ..RosterOptions::default()
+        };
+        let rows = read_with(b"group,user,Login Email\ng,u1,u1@x.org\n", &options);
+        match &rows[0].kind {
+            RowKind::Membership(m) => assert_eq!(m.username, "u1@x.org"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn encoding_errors_in_ignored_columns_do_not_matter() {
+        // Windows-1252 accents read as UTF-8: in `Full Name` (ignored) the row stays valid; in
+        // `group` (used) it is invalid, naming the column.
+        let rows = read(b"group,username,Full Name\ng,rene,Ren\xe9 Dub\xe9\ng\xe9,amy,Amy\n");
+        assert!(matches!(rows[0].kind, RowKind::Membership(_)), "{rows:?}");
+        assert_eq!(reason(&rows[1]), rules::NOT_UTF8);
+        assert_eq!(invalid_column(&rows[1]), Some("group"));
+    }
+
+    #[test]
+    fn binary_files_are_refused_without_their_bytes() {
+        let open = |bytes: &[u8]| {
+            RosterReader::from_reader(
+                Box::new(std::io::Cursor::new(bytes.to_vec())),
+                &RosterOptions::default(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            open(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"),
+            "standard input is not a CSV file (it looks like a zip archive)"
+        );
+        assert_eq!(
+            open(b"%PDF-1.4\n%\xe2\xe3\n"),
+            "standard input is not a CSV file (it looks like a PDF document)"
+        );
+        // A text header with control characters: escaped in the message.
+        let e = open(b"gr\x1b[31moup,us\x07er\n");
+        assert!(e.contains("'gr\\u{1b}[31moup', 'us\\u{7}er'"), "{e}");
+        assert!(!e.chars().any(char::is_control), "{e:?}");
     }
 
     #[test]

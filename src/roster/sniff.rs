@@ -2,8 +2,11 @@
 //! that is really a zip archive, a PDF or an executable is refused with a one-line message that
 //! names what it looks like, instead of being "parsed" into a header of raw bytes.
 
-/// How many leading bytes are examined.
+/// How many leading bytes are examined, at most.
 pub(crate) const SNIFF_BYTES: usize = 1024;
+
+/// The longest signature: fewer bytes than this are only examined at the end of the input.
+pub(crate) const SIGNATURE_BYTES: usize = 8;
 
 /// What the start of a file looks like, when it is not text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
