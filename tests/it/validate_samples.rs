@@ -87,7 +87,7 @@ fn every_sample_username_exists_in_users_csv_except_the_deliberate_ones() {
     let mut lines = users.lines();
     assert_eq!(
         lines.next(),
-        Some("username,org,role,password,groups,access")
+        Some("username,org,role,password,groups,access,email")
     );
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
