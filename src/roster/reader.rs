@@ -188,7 +188,7 @@ impl RosterReader {
             return Err(RosterError::MissingColumn {
                 what,
                 message: format!(
-                    "no username column (accepted names: {}); the header has: {}{hint}",
+                    "no username column (accepted names: {}, or name one with --column username=HEADER); the header has: {}{hint}",
                     Field::Username.names().join(", "),
                     definitions::quote_list(&columns)
                 ),
@@ -198,7 +198,7 @@ impl RosterReader {
             return Err(RosterError::MissingColumn {
                 what,
                 message: format!(
-                    "no group column (accepted names: {}, or {} for existing groups, or build titles with --group-title; 'title' is deliberately not accepted); the header has: {}{hint}",
+                    "no group column (accepted names: {}, or {} for existing groups, or name one with --column group=HEADER, or build titles with --group-title; 'title' is deliberately not accepted); the header has: {}{hint}",
                     Field::Group.names().join(", "),
                     Field::GroupId.names().join(", "),
                     definitions::quote_list(&columns)
