@@ -95,7 +95,7 @@ pub enum Command {
     Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(after_help = VALIDATE_HELP)]
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
     #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),

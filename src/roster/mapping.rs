@@ -230,9 +230,10 @@ impl RoleMap {
         if value.is_empty() {
             return Err(format!("--role-map ={role}: the value is empty"));
         }
-        let role = rules::role("--role-map", role.trim())
-            .ok()
-            .filter(|_| !role.trim().is_empty())
+        // An empty role means `member` in a roster cell, but in a map it is a slip.
+        let role = Some(role.trim())
+            .filter(|r| !r.is_empty())
+            .and_then(|r| rules::role("--role-map", r).ok())
             .ok_or_else(|| {
                 format!("--role-map {value}={role}: the role must be member or admin")
             })?;

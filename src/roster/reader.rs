@@ -219,17 +219,7 @@ impl RosterReader {
             );
         }
         let definition_columns: Vec<(Field, usize)> = columns.definition_columns().collect();
-        let mut used = vec![false; columns.width()];
-        let roster_columns = [Field::Group, Field::GroupId, Field::Username, Field::Role]
-            .into_iter()
-            .filter_map(|f| columns.get(f));
-        let template_columns = title.iter().flat_map(|t| t.columns());
-        for i in roster_columns
-            .chain(definition_columns.iter().map(|&(_, i)| i))
-            .chain(template_columns)
-        {
-            used[i] = true;
-        }
+        let mapping = RowMapping::new(&columns, &definition_columns, title, options);
         Ok(RosterReader {
             what,
             records: opened.records,
@@ -237,11 +227,7 @@ impl RosterReader {
             dialect: opened.dialect,
             sheet: opened.sheet,
             columns,
-            mapping: RowMapping {
-                title,
-                role_map: options.role_map.clone(),
-                used,
-            },
+            mapping,
             definition_columns,
             definitions,
             members: Vec::new(),
@@ -521,6 +507,32 @@ struct RowMapping {
     role_map: RoleMap,
     /// The columns decoded, by index: an encoding error anywhere else is ignored.
     used: Vec<bool>,
+}
+
+impl RowMapping {
+    fn new(
+        columns: &ColumnMap,
+        definition_columns: &[(Field, usize)],
+        title: Option<ResolvedTemplate>,
+        options: &RosterOptions,
+    ) -> RowMapping {
+        let mut used = vec![false; columns.width()];
+        let roster_columns = [Field::Group, Field::GroupId, Field::Username, Field::Role]
+            .into_iter()
+            .filter_map(|f| columns.get(f));
+        let template_columns = title.iter().flat_map(|t| t.columns());
+        for i in roster_columns
+            .chain(definition_columns.iter().map(|&(_, i)| i))
+            .chain(template_columns)
+        {
+            used[i] = true;
+        }
+        RowMapping {
+            title,
+            role_map: options.role_map.clone(),
+            used,
+        }
+    }
 }
 
 /// Replace with `?` the bytes of every column the reader does not use that is not valid UTF-8:
