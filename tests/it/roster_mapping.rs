@@ -178,6 +178,11 @@ fn flags_win_over_the_profile() {
         text(&out.stderr)
     );
 
+    // import stops the same way, before any portal contact (the portal is unreachable: 4).
+    args[0] = "import";
+    let out = run_in(dir.dir.path(), &args);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+
     // An unknown key in a profile is exit 2 naming it.
     let bad = dir.write("bad.toml", "group_title = '{Course}'\nrolemap = 'x'\n");
     let out = run_in(
