@@ -153,3 +153,40 @@ async fn an_xlsx_roster_imports_end_to_end() {
     );
     assert_eq!(members_of(&sim, "2026").0, ["c.dubois_uni"]);
 }
+
+#[test]
+fn xls_and_ods_read_like_xlsx() {
+    // Written by scripts/make-spreadsheet-fixtures.py: row 4 is empty.
+    for name in ["legacy.xls", "libreoffice.ods"] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/roster")
+            .join(name);
+        let options = RosterOptions {
+            columns: vec![ColumnMapping::parse("phone=Student ID").unwrap()],
+            ..RosterOptions::default()
+        };
+        let mut reader = RosterReader::open(&Source::Path(path), &options).unwrap();
+        let rows: Vec<(u64, String)> = reader
+            .by_ref()
+            .map(|row| match row.kind {
+                RowKind::Membership(m) => {
+                    (row.line, format!("{} / {}", m.group.display(), m.username))
+                }
+                other => panic!("{name}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (2, "GIS 101 / amy".to_owned()),
+                (3, "GIS 101 / bob".to_owned()),
+                (5, "2026 / cy".to_owned()),
+            ],
+            "{name}"
+        );
+        let cohort = reader
+            .definitions()
+            .get(&GroupKey::Title(TitleKey::new("2026")));
+        assert_eq!(cohort.phone.as_deref(), Some("100233"), "{name}");
+    }
+}
