@@ -35,17 +35,7 @@ pub(crate) struct SheetRows {
 /// (case-insensitive) or a 1-based position; the first sheet when `None`. The error is a
 /// sentence for the user.
 pub(crate) fn open(input: &mut dyn Read, sheet: Option<&str>) -> Result<SheetRows, String> {
-    let mut bytes = Vec::new();
-    input
-        .take(MAX_SPREADSHEET_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SPREADSHEET_BYTES {
-        return Err(format!(
-            "it is larger than {} MiB; a spreadsheet is read whole, so save it as CSV (which is streamed)",
-            MAX_SPREADSHEET_BYTES >> 20
-        ));
-    }
+    let bytes = read_capped(input, MAX_SPREADSHEET_BYTES)?;
     let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| format!("not a spreadsheet calamine can read ({e})"))?;
     let names = book.sheet_names();
@@ -77,6 +67,22 @@ pub(crate) fn open(input: &mut dyn Read, sheet: Option<&str>) -> Result<SheetRow
         width: None,
         name,
     })
+}
+
+/// All of `input`, unless it is longer than `cap` bytes.
+fn read_capped(input: &mut dyn Read, cap: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    input
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > cap {
+        return Err(format!(
+            "it is larger than {} MiB; a spreadsheet is read whole, so save it as CSV (which is streamed)",
+            cap >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 impl SheetRows {
@@ -191,6 +197,22 @@ mod tests {
         assert_eq!(text(date(0.5, ExcelDateTimeType::DateTime)), "12:00:00");
         assert_eq!(text(date(1.5, ExcelDateTimeType::TimeDelta)), "36:00:00");
         assert_eq!(text(Data::DateTimeIso("2026-01-31".into())), "2026-01-31");
+    }
+
+    #[test]
+    fn the_size_cap_is_a_sentence() {
+        let cap = 2 << 20;
+        assert_eq!(
+            read_capped(&mut io::repeat(b'x').take(cap), cap)
+                .unwrap()
+                .len(),
+            cap as usize
+        );
+        let err = read_capped(&mut io::repeat(b'x').take(cap + 1), cap).unwrap_err();
+        assert_eq!(
+            err,
+            "it is larger than 2 MiB; a spreadsheet is read whole, so save it as CSV (which is streamed)"
+        );
     }
 
     #[test]

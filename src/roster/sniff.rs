@@ -57,13 +57,24 @@ pub(crate) fn sniff(head: &[u8]) -> Option<Binary> {
         return Some(kind);
     }
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-        return Some(Binary::Other(
-            "UTF-16 text; save it as CSV UTF-8, or CSV with --encoding windows-1252",
-        ));
+        return Some(UTF16);
     }
-    head.contains(&0)
-        .then_some(Binary::Other("binary data (it holds NUL bytes)"))
+    if !head.contains(&0) {
+        return None;
+    }
+    // ASCII text as UTF-16 without a BOM: every other byte is NUL.
+    let pairs = || head.chunks_exact(2).take(64);
+    let utf16 = head.len() >= 4
+        && (pairs().all(|p| p[1] == 0 && p[0] != 0) || pairs().all(|p| p[0] == 0 && p[1] != 0));
+    Some(if utf16 {
+        UTF16
+    } else {
+        Binary::Other("binary data (it holds NUL bytes)")
+    })
 }
+
+const UTF16: Binary =
+    Binary::Other("UTF-16 text; save it as CSV UTF-8, or CSV with --encoding windows-1252");
 
 #[cfg(test)]
 mod tests {
@@ -90,6 +101,12 @@ mod tests {
                 .unwrap()
                 .looks_like()
                 .contains("UTF-16")
+        );
+        assert_eq!(sniff(b"g\0r\0o\0u\0p\0,\0"), Some(UTF16));
+        assert_eq!(sniff(b"\0g\0r\0o\0u\0p"), Some(UTF16));
+        assert_eq!(
+            sniff(b"gr\0\0up"),
+            Some(Binary::Other("binary data (it holds NUL bytes)"))
         );
     }
 
