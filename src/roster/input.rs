@@ -162,39 +162,14 @@ pub(crate) fn open(
             .and_then(|e| e.to_str())
             .is_some_and(|e| sheet::EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
     });
-    let not_csv = |looks: &'static str| RosterError::NotCsv {
-        name: named
-            .path
-            .map_or_else(|| "standard input".to_owned(), quote_path),
-        looks,
-    };
     if spreadsheet_name || binary.is_some_and(sniff::Binary::may_be_spreadsheet) {
-        let sheet = if named.roster {
-            options.sheet.as_deref()
-        } else {
-            None
-        };
-        return match sheet::open(&mut input, sheet) {
-            Ok(rows) => {
-                let name = rows.name.clone();
-                let dialect = Dialect {
-                    bom: false,
-                    delimiter: b',',
-                    encoding: Encoding::Utf8,
-                };
-                header(Records::Sheet(rows), dialect, named, options, Some(name))
-            }
-            Err(message) => match binary {
-                Some(binary) if !spreadsheet_name => Err(not_csv(binary.looks_like())),
-                _ => Err(RosterError::Spreadsheet {
-                    what: what.to_owned(),
-                    message,
-                }),
-            },
-        };
+        // A zip or OLE file that holds no workbook is what it looks like; a file named as a
+        // spreadsheet that cannot be read says why.
+        let not_a_workbook = binary.filter(|_| !spreadsheet_name);
+        return open_spreadsheet(&mut input, not_a_workbook, named, options);
     }
     if let Some(binary) = binary {
-        return Err(not_csv(binary.looks_like()));
+        return Err(not_csv(named, binary));
     }
     let (bom, rest) = dialect::strip_bom(Box::new(input)).map_err(read_err)?;
     let decoded: Box<dyn Read + Send> = match options.encoding {
@@ -213,6 +188,50 @@ pub(crate) fn open(
         encoding: options.encoding,
     };
     header(Records::Csv(records), dialect, named, options, None)
+}
+
+/// The refusal of a binary file that is not a spreadsheet.
+fn not_csv(named: &Named<'_>, binary: sniff::Binary) -> RosterError {
+    RosterError::NotCsv {
+        name: named
+            .path
+            .map_or_else(|| "standard input".to_owned(), quote_path),
+        looks: binary.looks_like(),
+    }
+}
+
+/// Open a workbook's sheet and read its header. `not_a_workbook`: what the file looks like,
+/// when it was only tried as a spreadsheet because it is a zip or OLE container.
+fn open_spreadsheet(
+    input: &mut dyn Read,
+    not_a_workbook: Option<sniff::Binary>,
+    named: &Named<'_>,
+    options: &RosterOptions,
+) -> Result<Opened, RosterError> {
+    let sheet = if named.roster {
+        options.sheet.as_deref()
+    } else {
+        None
+    };
+    match sheet::open(input, sheet) {
+        Ok(rows) => {
+            let name = rows.name.clone();
+            // Cells are text already; this is what results written "like the roster" use.
+            let dialect = Dialect {
+                bom: false,
+                delimiter: b',',
+                encoding: Encoding::Utf8,
+            };
+            header(Records::Sheet(rows), dialect, named, options, Some(name))
+        }
+        Err(message) => Err(match not_a_workbook {
+            Some(binary) => not_csv(named, binary),
+            None => RosterError::Spreadsheet {
+                what: named.what.to_owned(),
+                message,
+            },
+        }),
+    }
 }
 
 /// The start of the input for [`sniff`]: what the first reads deliver, up to [`SNIFF_BYTES`],
