@@ -35,7 +35,7 @@ pub struct Sighting {
     pub count: u64,
     /// The first one's line.
     pub line: u64,
-    /// The first one's value (control characters escaped).
+    /// The first one's value (control characters escaped, at most 80 characters).
     pub value: String,
 }
 
@@ -47,7 +47,8 @@ impl Sighting {
                 *slot = Some(Sighting {
                     count: 1,
                     line,
-                    value: escape_controls(value).into_owned(),
+                    // A cell may be a megabyte long: the example is its start.
+                    value: escape_controls(value).chars().take(80).collect(),
                 })
             }
         }
