@@ -235,6 +235,15 @@ pub struct ImportArgs {
         help_heading = "Import"
     )]
     pub max_removals: String,
+    /// With --sync: before the first removal, write the current memberships of every group the
+    /// run removes members from to FILE, as a roster; `import FILE --sync --max-removals 100%`
+    /// undoes the sync.
+    #[arg(long, value_name = "FILE", requires = "sync", help_heading = "Import")]
+    pub backup: Option<PathBuf>,
+    /// Invite users of another organization (partners, guests) to the group instead of
+    /// reporting them not_added; they join once they accept.
+    #[arg(long, help_heading = "Import")]
+    pub invite_external: bool,
     /// Fewer data rows than this is an error before any portal contact (a truncated export).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Import")]
     pub min_rows: u64,

@@ -106,6 +106,11 @@ pub struct PlanOptions {
     pub chunk_size: usize,
     /// Groups a user may belong to, owned ones included.
     pub group_limit: u32,
+    /// Invite users of other organizations instead of reporting them `not_added`.
+    pub invite_external: bool,
+    /// With `sync`: write the current memberships of every group the run removes members
+    /// from to this file (a roster `import` reads back) before the first removal.
+    pub backup: Option<PathBuf>,
 }
 
 impl Default for PlanOptions {
@@ -118,6 +123,8 @@ impl Default for PlanOptions {
             min_rows: 1,
             chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
+            invite_external: false,
+            backup: None,
         }
     }
 }
@@ -341,6 +348,8 @@ impl ImportConfig {
                 min_rows: args.min_rows,
                 chunk_size: args.chunk_size,
                 group_limit: args.group_limit,
+                invite_external: args.invite_external,
+                backup: args.backup.clone(),
             },
             max_duration: args.max_duration,
             summary_json: args.summary_json.clone(),

@@ -143,4 +143,10 @@ impl RunContext {
     pub fn take_group_slot(&self) -> bool {
         self.group_slots.fetch_sub(1, Ordering::SeqCst) > 0
     }
+
+    /// Give a group slot back: the caller left a group it had (a created group handed to its
+    /// owner).
+    pub fn release_group_slot(&self) {
+        self.group_slots.fetch_add(1, Ordering::SeqCst);
+    }
 }

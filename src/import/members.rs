@@ -19,6 +19,7 @@ use std::pin::Pin;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::import::context::RunContext;
+use crate::import::invite;
 use crate::import::{Fatal, INTERRUPTED, Members, Pending};
 use crate::outcome::{GroupStatus, ResultRow, Status};
 use crate::portal::client::MAX_PAGE_SIZE;
@@ -60,6 +61,9 @@ pub async fn add_chunk(
     role: Role,
     rows: &[Pending],
 ) -> Result<Vec<ResultRow>, Fatal> {
+    if ctx.plan.dry_run {
+        return plan_chunk(ctx, target, role, rows).await;
+    }
     let mut out = Vec::with_capacity(rows.len());
     let mut refused = Vec::new();
     for sent in send(ctx, target, role, rows.to_vec()).await? {
@@ -72,6 +76,41 @@ pub async fn add_chunk(
     if !refused.is_empty() {
         out.extend(explain(ctx, target, role, refused).await?);
     }
+    Ok(out)
+}
+
+/// A dry run with `--invite-external`: each user looked up, so users of another organization
+/// are `would_invite` (or `invited`, pending) and the rest `would_add`. No write.
+async fn plan_chunk(
+    ctx: &RunContext,
+    target: &Target,
+    role: Role,
+    rows: &[Pending],
+) -> Result<Vec<ResultRow>, Fatal> {
+    let identified: Vec<(Pending, Identity)> = futures::stream::iter(rows.to_vec())
+        .map(|row| async move {
+            let identity = identify(ctx, &row.username).await?;
+            Ok::<_, Fatal>((row, identity))
+        })
+        .buffered(LOOKUPS_PER_CHUNK)
+        .try_collect()
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut external = Vec::new();
+    for (row, identity) in identified {
+        if identity.is_external() {
+            external.push(invite::External {
+                not_added: identity.reason(ctx.caller.is_admin),
+                portal_username: identity.portal_username().map(str::to_owned),
+                row,
+            });
+        } else {
+            let mut result = target.row(&row, Status::WouldAdd, "");
+            result.portal_username = identity.portal_username().map(str::to_owned);
+            out.push(result);
+        }
+    }
+    out.extend(invite::invite(ctx, target, role, external).await?);
     Ok(out)
 }
 
@@ -268,6 +307,12 @@ impl Identity {
         }
     }
 
+    /// Whether the user is, or may be, of another organization: someone `--invite-external`
+    /// invites.
+    fn is_external(&self) -> bool {
+        matches!(self, Identity::OtherOrg(_) | Identity::Unseen)
+    }
+
     /// The `not_added` reason (product spec §3).
     fn reason(&self, caller_is_admin: bool) -> String {
         match self {
@@ -338,6 +383,20 @@ async fn explain(
         let (results, refused_again) = send_respelled(ctx, target, role, respelled).await?;
         out.extend(results);
         settled.extend(refused_again);
+    }
+    if ctx.plan.invite_external {
+        let (external, other): (Vec<_>, Vec<_>) =
+            settled.into_iter().partition(|(_, id)| id.is_external());
+        settled = other;
+        let external = external
+            .into_iter()
+            .map(|(refusal, identity)| invite::External {
+                not_added: identity.reason(ctx.caller.is_admin),
+                portal_username: identity.portal_username().map(str::to_owned),
+                row: refusal.row,
+            })
+            .collect();
+        out.extend(invite::invite(ctx, target, role, external).await?);
     }
     out.extend(settled.into_iter().map(|(refusal, identity)| {
         let mut reason = identity.reason(ctx.caller.is_admin);

@@ -7,9 +7,12 @@
 //! - `engine`: the single-owner main loop (rows in, tasks out, results out).
 //! - `resolve`: group lookup and creation. `members`: addUsers and `notAdded` diagnosis.
 //! - `sync`: the removal plan and its guard. `context`: what all tasks share.
+//! - `lifecycle`: handing created groups to their owners. `invite`: `--invite-external`.
 
 mod context;
 mod engine;
+mod invite;
+mod lifecycle;
 mod members;
 mod resolve;
 mod run;

@@ -390,6 +390,7 @@ mod tests {
     fn new_group_carries_every_definition_field_in_portal_spelling() {
         assert_eq!(new_group(&GroupDefinition::default()), NewGroup::default());
         let full = new_group(&GroupDefinition {
+            owner: Some("teacher".into()),
             description: Some("d".into()),
             snippet: Some("s".into()),
             tags: Some("a,b".into()),

@@ -87,6 +87,10 @@ pub(crate) fn parse_cell<'a>(
     }
     Ok(Some(match field {
         Field::Description | Field::Phone => DefValue::Text(Cow::Borrowed(cell)),
+        Field::Owner => {
+            rules::username(column, cell)?;
+            DefValue::Text(Cow::Borrowed(cell))
+        }
         Field::Snippet => {
             rules::snippet(column, cell)?;
             DefValue::Text(Cow::Borrowed(cell))
@@ -117,6 +121,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
         t.as_deref().map(|s| DefValue::Text(Cow::Borrowed(s)))
     }
     match field {
+        Field::Owner => text(&def.owner),
         Field::Description => text(&def.description),
         Field::Snippet => text(&def.snippet),
         Field::Tags => text(&def.tags),
@@ -136,6 +141,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
 
 fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
     match (field, value) {
+        (Field::Owner, DefValue::Text(t)) => def.owner = Some(t.into_owned()),
         (Field::Description, DefValue::Text(t)) => def.description = Some(t.into_owned()),
         (Field::Snippet, DefValue::Text(t)) => def.snippet = Some(t.into_owned()),
         (Field::Tags, DefValue::Text(t)) => def.tags = Some(t.into_owned()),
@@ -156,6 +162,7 @@ fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
 /// Field-by-field: `over` where it has a value, else `under`.
 fn overlay(over: &GroupDefinition, under: &GroupDefinition) -> GroupDefinition {
     GroupDefinition {
+        owner: over.owner.clone().or_else(|| under.owner.clone()),
         description: over
             .description
             .clone()

@@ -10,6 +10,8 @@ mod import_hostile;
 mod import_nothing_lost;
 mod import_realistic;
 mod import_sync;
+mod lifecycle_invite;
+mod lifecycle_owner;
 mod pipeline_faults;
 mod portal_client;
 mod portal_members;
