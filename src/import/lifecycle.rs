@@ -223,3 +223,83 @@ async fn credit_group_slot(ctx: &RunContext, target: &Target) -> Result<(), Fata
         Err(e) => Fatal::from_portal(&e).map_or(Ok(()), Err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PlanOptions;
+    use crate::import::context::Caller;
+    use crate::import::resolve::{ResolveError, resolve};
+    use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
+    use crate::roster::{Definitions, GroupRef};
+    use crate::sim::{RunningSim, SimConfig, SimUser};
+
+    /// The admin's context, allowed one more group than it has (none).
+    async fn one_slot(sim: &RunningSim) -> RunContext {
+        let client = PortalClient::connect(
+            PortalUrl::parse(&sim.url).unwrap(),
+            Credentials::Password {
+                username: "admin".into(),
+                password: "admin-password".to_owned().into(),
+            },
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap();
+        let caller = Caller {
+            key: UserKey::new("admin"),
+            username: "admin".into(),
+            org_id: crate::sim::HOME_ORG_ID.into(),
+            is_admin: true,
+        };
+        let plan = PlanOptions {
+            group_limit: 1,
+            ..PlanOptions::default()
+        };
+        RunContext::new(client, caller, plan, Definitions::logged(), None, Vec::new())
+    }
+
+    /// Create `title` and hand it to `teacher`; then whether one more group can be created.
+    async fn second_group_after_a_handover(drops_owner: bool) -> Result<(), ResolveError> {
+        let sim = RunningSim::start(SimConfig {
+            users: vec![SimUser::new("teacher")],
+            reassign_drops_owner: drops_owner,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let ctx = one_slot(&sim).await;
+        let first = resolve(&ctx, &GroupRef::Title("First".into())).await?;
+        let target = Target {
+            id: first.id,
+            title: first.title,
+            status: first.status,
+        };
+        let rows = hand_over(
+            &ctx,
+            Handover {
+                target,
+                owner: "teacher".into(),
+                row: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(rows[0].reason, OWNER, "{rows:?}");
+        assert_eq!(sim.state().group("First").unwrap().owner, "teacher");
+        resolve(&ctx, &GroupRef::Title("Second".into()))
+            .await
+            .map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn a_group_handed_over_gives_the_callers_slot_back_only_when_the_caller_left_it() {
+        second_group_after_a_handover(true)
+            .await
+            .expect("the caller left the group: its slot is free again");
+        match second_group_after_a_handover(false).await {
+            Err(ResolveError::Group(reason)) => assert!(reason.contains("limit"), "{reason}"),
+            other => panic!("the caller is still a manager there: {other:?}"),
+        }
+    }
+}
