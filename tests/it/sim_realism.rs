@@ -803,7 +803,7 @@ async fn invitations_reach_other_orgs_and_are_accepted_by_the_invitee() {
 
 #[tokio::test]
 async fn a_groups_pending_invitations_are_listed_for_those_who_may_invite() {
-    let s = start(with_group(directory_config(), &[])).await;
+    let s = start(with_group(directory_config(), &["alice"])).await;
     let admin = s.admin().await;
     let id = crew(&s).id;
     let path = format!("community/groups/{id}/invitations");
@@ -825,7 +825,7 @@ async fn a_groups_pending_invitations_are_listed_for_those_who_may_invite() {
         (Some("partner"), Some("group_admin"))
     );
     assert_eq!(list[0]["groupId"], id.as_str());
-    // Only those who may invite read it.
+    // Only those who may invite read it, not a plain member.
     let alice = s.token("alice", "alice-pw").await;
     assert_eq!(s.get(&path, Some(&alice), &[]).await.error_code(), Some(403));
     // Accepted: no longer pending.
