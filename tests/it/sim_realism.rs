@@ -847,7 +847,7 @@ async fn a_groups_pending_invitations_are_listed_for_those_who_may_invite() {
         s.get(&path, Some(&admin), &[]).await.body,
         json!({"invitations": []})
     );
-    assert_eq!(s.sim.stats().by_endpoint["groups/invitations"], 3);
+    assert_eq!(s.sim.stats().by_endpoint["groups/invitations"], 4);
 }
 
 #[tokio::test]
