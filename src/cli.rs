@@ -52,6 +52,21 @@ Examples:
 Exit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable (unreadable, empty, or a
 required column missing or ambiguous).";
 
+const EXPORT_HELP: &str = "\
+The roster has the columns group,group_id,username,role,owner and the group definition columns;
+every member is a row, the owner's row has role admin, and the owner column names each group's
+owner. Importing it into the same portal changes nothing; into another portal it recreates the
+groups (by title when their ids are unknown there) and hands each to its owner.
+
+Examples:
+  bulk-groups export --all --output all-groups.csv
+  bulk-groups export --roster roster.csv --output before.csv
+  bulk-groups export --owner jsmith --tag course > jsmith.csv   # --owner or --tag, one selection
+  bulk-groups export --title 'GIS 101' --title 'GIS 102'
+
+Exit codes: 0 written, 1 a --roster or --title group does not exist (the others are written),
+2 usage error or the output cannot be written, 3 authentication failure, 4 portal unreachable.";
+
 const DEMO_HELP: &str = "\
 Starts a simulated portal on a loopback port inside the process and imports the bundled samples
 into it through the same code as `import`: no account, no network, a few seconds. The samples
@@ -92,6 +107,9 @@ pub enum Command {
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// Write the current members of selected groups as a roster that import reads back.
+    #[command(after_help = format!("{EXPORT_HELP}\n\n{CREDENTIALS_HELP}"))]
+    Export(Box<ExportArgs>),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
     #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
@@ -170,13 +188,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// `bulk-groups import`.
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The roster CSV (`-` for stdin).
-    #[arg(value_name = "ROSTER|-")]
-    pub roster: String,
-
+/// Where the portal is and how to sign in, shared by every command that talks to it.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
     /// Portal URL, as pasted from the browser: https://www.arcgis.com, https://myorg.maps.arcgis.com or
     /// https://host/webadaptor, with or without /sharing/rest. Plain http:// only for localhost.
     #[arg(
@@ -211,6 +225,43 @@ pub struct ImportArgs {
     /// Extra trusted CA certificate (PEM), for portals behind a private CA.
     #[arg(long, value_name = "FILE", help_heading = "Connection")]
     pub ca_cert: Option<PathBuf>,
+}
+
+/// HTTP timeouts, retries and the request budget, shared by every command that talks to the
+/// portal.
+#[derive(Debug, Args, Clone)]
+pub struct PacingArgs {
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
+    pub concurrency: usize,
+    /// Requests per second ceiling, or `auto` to adapt to the portal.
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "auto",
+        help_heading = "Pacing"
+    )]
+    pub rate: String,
+    /// Per-request timeout.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub timeout: std::time::Duration,
+    /// Connection timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub connect_timeout: std::time::Duration,
+    /// Attempts after the first for a retryable failure.
+    #[arg(long, value_name = "N", default_value_t = 6, help_heading = "Pacing")]
+    pub retries: u32,
+}
+
+/// `bulk-groups import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The roster CSV (`-` for stdin).
+    #[arg(value_name = "ROSTER|-")]
+    pub roster: String,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Results CSV (`-` for stdout); default `<roster stem>.results.csv` in the current directory. A
     /// lock on `<FILE>.lock` lets only one run at a time use a results file.
@@ -257,34 +308,51 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE", help_heading = "Import")]
     pub summary_json: Option<PathBuf>,
 
-    /// Requests in flight at most.
-    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
-    pub concurrency: usize,
-    /// Requests per second ceiling, or `auto` to adapt to the portal.
-    #[arg(
-        long,
-        value_name = "N|auto",
-        default_value = "auto",
-        help_heading = "Pacing"
-    )]
-    pub rate: String,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// Usernames per addUsers/removeUsers call (1..=25).
     #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Pacing")]
     pub chunk_size: usize,
-    /// Per-request timeout.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
-    pub timeout: std::time::Duration,
-    /// Connection timeout.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
-    pub connect_timeout: std::time::Duration,
-    /// Attempts after the first for a retryable failure.
-    #[arg(long, value_name = "N", default_value_t = 6, help_heading = "Pacing")]
-    pub retries: u32,
 
     #[command(flatten)]
     pub roster_args: RosterArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `bulk-groups export`: one selection, an output, the connection.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("selection")
+        .required(true)
+        .args(["roster", "title", "owner", "tag", "all"])
+))]
+pub struct ExportArgs {
+    /// The groups a roster names (its group and group_id columns).
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub roster: Option<PathBuf>,
+    /// The group with this exact title (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Selection")]
+    pub title: Vec<String>,
+    /// Every group this user owns.
+    #[arg(long, value_name = "USER", help_heading = "Selection")]
+    pub owner: Option<String>,
+    /// Every group with this tag.
+    #[arg(long, value_name = "TAG", help_heading = "Selection")]
+    pub tag: Option<String>,
+    /// Every group of the organization.
+    #[arg(long, help_heading = "Selection")]
+    pub all: bool,
+    /// Where to write the roster (`-` for stdout); a file is replaced atomically.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub output: String,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub output_args: OutputArgs,
 }
 
 /// `bulk-groups validate`.

@@ -119,6 +119,14 @@ impl RunContext {
             .unwrap_or_else(|| self.definitions.get(key))
     }
 
+    /// The title the roster gives beside group id `id`, for when the portal does not know the
+    /// id (a roster file only: a stdin roster is not pre-scanned).
+    pub fn title_beside_id(&self, id: &str) -> Option<String> {
+        self.definitions
+            .title_beside_id(&GroupKey::Id(id.to_owned()))
+            .map(str::to_owned)
+    }
+
     /// A group the caller owned at start, or created in this run, with exactly this title.
     pub fn known_own_group(&self, title: &TitleKey) -> Option<GroupSummary> {
         if let Some(group) = self.owned_groups.get(title) {

@@ -16,6 +16,7 @@ use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::import::context::RunContext;
+use crate::import::export;
 use crate::import::lifecycle::{self, Handovers};
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
@@ -161,7 +162,9 @@ impl Engine {
             && self.outcome.fatal.is_none()
             && last_line.is_some()
         {
-            self.sync();
+            let batches = self.sync();
+            let batches = self.back_up(batches).await;
+            self.spawn_removals(batches);
             self.drain_tasks(&cancel).await;
         }
         // Last: after a group is handed over the caller may no longer manage it.
@@ -616,7 +619,8 @@ impl Engine {
 
     // ---- sync ----------------------------------------------------------------------------
 
-    fn sync(&mut self) {
+    /// Plan `--sync`: report the rows already decided, return the removals to make.
+    fn sync(&mut self) -> Vec<(Target, Vec<sync::Removal>)> {
         // Rows that keep a group out of the sync, by group id however they named it.
         let mut unknown_rows: HashMap<&str, u64> = HashMap::new();
         for (key, n) in &self.invalid_by_group {
@@ -653,8 +657,50 @@ impl Engine {
         for row in plan.rows {
             self.emit(row);
         }
+        plan.batches
+    }
+
+    /// `--backup FILE`: the memberships of the groups about to lose members, written before the
+    /// first removal (a run that removes nobody leaves the file alone). If it cannot be
+    /// written, nothing is removed.
+    async fn back_up(
+        &mut self,
+        batches: Vec<(Target, Vec<sync::Removal>)>,
+    ) -> Vec<(Target, Vec<sync::Removal>)> {
+        let Some(path) = self.ctx.plan.backup.clone() else {
+            return batches;
+        };
+        if batches.is_empty() {
+            return batches;
+        }
+        let ids: Vec<String> = batches.iter().map(|(t, _)| t.id.clone()).collect();
+        let error = match export::back_up(&self.ctx.client, &ids, &path).await {
+            Ok(rows) => {
+                tracing::info!(path = %path.display(), groups = ids.len(), rows, "backup written");
+                return batches;
+            }
+            Err(export::ExportError::Portal(e)) => match Fatal::from_portal(&e) {
+                Some(fatal) => {
+                    self.fail_run(fatal);
+                    e.to_string()
+                }
+                None => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        tracing::error!("backup failed, nothing removed: {error}");
+        let reason = format!("not removed: the backup could not be written: {error}");
+        for (target, removals) in batches {
+            for removal in &removals {
+                self.emit(sync::removal_row(&target, removal, Status::NotRemoved, reason.clone()));
+            }
+        }
+        Vec::new()
+    }
+
+    fn spawn_removals(&mut self, batches: Vec<(Target, Vec<sync::Removal>)>) {
         let chunk_size = self.ctx.plan.chunk_size;
-        for (target, removals) in plan.batches {
+        for (target, removals) in batches {
             for chunk in removals.chunks(chunk_size) {
                 self.spawn_remove(target.clone(), chunk.to_vec());
             }

@@ -8,9 +8,11 @@
 //! - `resolve`: group lookup and creation. `members`: addUsers and `notAdded` diagnosis.
 //! - `sync`: the removal plan and its guard. `context`: what all tasks share.
 //! - `lifecycle`: handing created groups to their owners. `invite`: `--invite-external`.
+//! - [`export`]: current memberships as a roster (`bulk-groups export`, `--backup`).
 
 mod context;
 mod engine;
+pub mod export;
 mod invite;
 mod lifecycle;
 mod members;

@@ -204,6 +204,9 @@ pub struct Definitions {
     warned: HashSet<(usize, Field)>,
     /// No logging (the scan pass; the streaming pass logs).
     quiet: bool,
+    /// The title first written beside each `group_id`: the group to use when the id is unknown
+    /// to the portal (a roster exported from another portal).
+    titles_beside_ids: HashMap<GroupKey, String>,
 }
 
 impl Definitions {
@@ -289,6 +292,16 @@ impl Definitions {
     /// How many conflicting later values the roster had in total.
     pub fn conflict_count(&self) -> u64 {
         self.conflict_count
+    }
+
+    /// Record the title a row gives beside the group id `key` (the first one wins).
+    pub(crate) fn note_title_beside_id(&mut self, key: &GroupKey, title: String) {
+        self.titles_beside_ids.entry(key.clone()).or_insert(title);
+    }
+
+    /// The title first written beside the group id `key`, if any.
+    pub fn title_beside_id(&self, key: &GroupKey) -> Option<&str> {
+        self.titles_beside_ids.get(key).map(String::as_str)
     }
 
     /// The index of a roster group, created on first sight.

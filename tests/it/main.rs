@@ -10,6 +10,7 @@ mod import_hostile;
 mod import_nothing_lost;
 mod import_realistic;
 mod import_sync;
+mod lifecycle_export;
 mod lifecycle_invite;
 mod lifecycle_owner;
 mod pipeline_faults;
