@@ -14,7 +14,9 @@ Credentials (never on the command line):
   ARCGIS_API_KEY or ARCGIS_TOKEN     a ready API key / token (SAML, enterprise logins, MFA accounts)
   ARCGIS_TOKEN_FILE                  a file holding such a token
   --username / ARCGIS_USERNAME       a built-in account, with its password from
-                                     ARCGIS_PASSWORD, --password-file FILE or --password-stdin
+                                     ARCGIS_PASSWORD, --password-file FILE or --password-stdin";
+
+const IMPORT_NOTES: &str = "\
 The account or API key needs the administrative privileges to create groups and to assign members
 to groups; without them the run stops before any write (exit 3).
 
@@ -61,11 +63,13 @@ groups (by title when their ids are unknown there) and hands each to its owner.
 Examples:
   bulk-groups export --all --output all-groups.csv
   bulk-groups export --roster roster.csv --output before.csv
-  bulk-groups export --owner jsmith --tag course > jsmith.csv   # --owner or --tag, one selection
+  bulk-groups export --owner jsmith > jsmith.csv
+  bulk-groups export --tag course --output courses.csv
   bulk-groups export --title 'GIS 101' --title 'GIS 102'
 
 Exit codes: 0 written, 1 a --roster or --title group does not exist (the others are written),
-2 usage error or the output cannot be written, 3 authentication failure, 4 portal unreachable.";
+2 usage error or the output cannot be written, 3 authentication or permission failure, 4 portal
+unreachable or kept failing.";
 
 const DEMO_HELP: &str = "\
 Starts a simulated portal on a loopback port inside the process and imports the bundled samples
@@ -102,13 +106,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create missing groups and add the roster's members; write a results CSV.
-    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
+    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}\n{IMPORT_NOTES}"))]
     Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
     /// Write the current members of selected groups as a roster that import reads back.
-    #[command(after_help = format!("{EXPORT_HELP}\n\n{CREDENTIALS_HELP}"))]
+    #[command(after_help = format!("{CREDENTIALS_HELP}\nAn organization administrator sees every group of the organization; another account only\nthe groups visible to it.\n\n{EXPORT_HELP}"))]
     Export(Box<ExportArgs>),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
     #[command(after_help = DEMO_HELP)]
@@ -123,7 +127,7 @@ pub enum Command {
     /// Print the man page (roff) on stdout.
     #[command(after_help = MAN_HELP)]
     Man {
-        /// The subcommand whose page to print (import, validate, demo, completions); the
+        /// The subcommand whose page to print (import, validate, export, demo, completions); the
         /// top-level page when omitted.
         #[arg(value_name = "COMMAND")]
         command: Option<String>,

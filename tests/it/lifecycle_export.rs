@@ -206,3 +206,46 @@ async fn an_unwritable_backup_stops_the_run_before_any_portal_contact() {
     assert!(outcome.summary.error.as_deref().unwrap_or("").contains("backup file"));
     assert_eq!(sim.stats().total, 0);
 }
+
+/// The command as a scheduler runs it: stdout by default, a file with `--output`, exit 1 when a
+/// named group does not exist, exit 2 without a selection or with an unwritable output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_command_writes_stdout_or_a_file_and_says_so_in_its_exit_code() {
+    let sim = start_sim(sim_config(&PEOPLE)).await;
+    let dir = Workdir::new();
+    let setup = dir.write("setup.csv", SETUP);
+    run_import(import_config(&sim, &setup, &dir.path("s.results.csv"))).await;
+    let url = sim.url.clone();
+    let dir_path = dir.dir.path().to_owned();
+    let run = move |args: &[&str]| {
+        let mut cmd = bulk_groups_cmd();
+        cmd.arg("export")
+            .args(args)
+            .args(["--portal", &url, "--username", "admin", "--progress", "never"])
+            .env("ARCGIS_PASSWORD", "admin-password")
+            .current_dir(&dir_path);
+        cmd.output().expect("bulk-groups runs")
+    };
+    let (stdout, file, missing, none, unwritable) = tokio::task::spawn_blocking(move || {
+        (
+            run(&["--title", "Course A"]),
+            run(&["--all", "--output", "all.csv"]),
+            run(&["--title", "Course A", "--title", "Nope"]),
+            run(&[]),
+            run(&["--all", "--output", "no/such/dir/x.csv"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(stdout.status.code(), Some(0));
+    let text = String::from_utf8(stdout.stdout).unwrap();
+    assert!(text.starts_with("group,group_id,username,role,owner"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 4 + 1, "header, Course A's people, the caller");
+    assert_eq!(file.status.code(), Some(0));
+    assert_eq!(memberships(&dir.path("all.csv")).len(), 8);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("Nope"));
+    assert_eq!(none.status.code(), Some(2));
+    assert_eq!(unwritable.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unwritable.stderr).contains("no/such/dir/x.csv"));
+}
