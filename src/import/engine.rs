@@ -692,7 +692,12 @@ impl Engine {
         let reason = format!("not removed: the backup could not be written: {error}");
         for (target, removals) in batches {
             for removal in &removals {
-                self.emit(sync::removal_row(&target, removal, Status::NotRemoved, reason.clone()));
+                self.emit(sync::removal_row(
+                    &target,
+                    removal,
+                    Status::NotRemoved,
+                    reason.clone(),
+                ));
             }
         }
         Vec::new()
@@ -712,9 +717,9 @@ impl Engine {
         for handover in self.handovers.take_all() {
             let ctx = Arc::clone(&self.ctx);
             let owned = handover.row.iter().cloned().collect();
-            let handle = self.tasks.spawn(async move {
-                Done::Rows(lifecycle::hand_over(&ctx, handover).await)
-            });
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Rows(lifecycle::hand_over(&ctx, handover).await) });
             self.in_flight.insert(handle.id(), owned);
         }
     }

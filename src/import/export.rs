@@ -119,7 +119,13 @@ pub async fn run(config: &ExportConfig) -> Result<ExportReport, ExportError> {
     .await;
     progress.finish();
     let exports = exports?;
-    let io = |path: PathBuf| move |source| OutputError::Io { what: WHAT, path, source };
+    let io = |path: PathBuf| {
+        move |source| OutputError::Io {
+            what: WHAT,
+            path,
+            source,
+        }
+    };
     let rows = match &config.output {
         Some(path) => write_file(&exports, path).map_err(io(path.clone()))?,
         None => write(&exports, std::io::stdout().lock()).map_err(io(PathBuf::from("-")))?,
@@ -410,8 +416,23 @@ mod tests {
         assert_eq!(rows, 4);
         let text = String::from_utf8(out).unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-        assert_eq!(header[..6], ["group", "group_id", "username", "role", "owner", "description"]);
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            header[..6],
+            [
+                "group",
+                "group_id",
+                "username",
+                "role",
+                "owner",
+                "description"
+            ]
+        );
         assert_eq!(header.len(), Field::ALL.len());
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         // Not neutralised: import must read the same title back.
@@ -429,7 +450,12 @@ mod tests {
         let row = |u: &str, r: &str| (u.to_owned(), r.to_owned(), "teacher".to_owned());
         assert_eq!(
             people,
-            [row("teacher", "admin"), row("ta", "admin"), row("amy", "member"), row("zed", "member")]
+            [
+                row("teacher", "admin"),
+                row("ta", "admin"),
+                row("amy", "member"),
+                row("zed", "member")
+            ]
         );
     }
 }

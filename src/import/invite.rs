@@ -35,7 +35,9 @@ pub struct External {
 
 impl External {
     fn name(&self) -> &str {
-        self.portal_username.as_deref().unwrap_or(&self.row.username)
+        self.portal_username
+            .as_deref()
+            .unwrap_or(&self.row.username)
     }
 
     fn result(&self, target: &Target, status: Status, reason: impl Into<String>) -> ResultRow {
@@ -73,7 +75,11 @@ pub async fn invite(
         return Ok(out);
     }
     let names: Vec<String> = to_invite.iter().map(|e| e.name().to_owned()).collect();
-    if let Err(e) = ctx.client.invite(&target.id, portal_role(role), &names).await {
+    if let Err(e) = ctx
+        .client
+        .invite(&target.id, portal_role(role), &names)
+        .await
+    {
         if let Some(fatal) = Fatal::from_portal(&e) {
             return Err(fatal);
         }

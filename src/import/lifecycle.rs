@@ -256,7 +256,14 @@ mod tests {
             group_limit: 1,
             ..PlanOptions::default()
         };
-        RunContext::new(client, caller, plan, Definitions::logged(), None, Vec::new())
+        RunContext::new(
+            client,
+            caller,
+            plan,
+            Definitions::logged(),
+            None,
+            Vec::new(),
+        )
     }
 
     /// Create `title` and hand it to `teacher`; then whether one more group can be created.

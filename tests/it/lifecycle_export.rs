@@ -128,9 +128,17 @@ async fn selections_by_owner_tag_title_and_roster() {
     run_import(import_config(&sim, &setup, &dir.path("s.results.csv"))).await;
     let out = dir.path("out.csv");
     let groups = |path: &Path| -> BTreeSet<String> {
-        memberships(path).into_iter().map(|row| row[0].clone()).collect()
+        memberships(path)
+            .into_iter()
+            .map(|row| row[0].clone())
+            .collect()
     };
-    let set = |titles: &[&str]| titles.iter().map(|t| t.to_string()).collect::<BTreeSet<_>>();
+    let set = |titles: &[&str]| {
+        titles
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<BTreeSet<_>>()
+    };
 
     export(&sim, ExportSelection::Owner("teacher".into()), &out).await;
     assert_eq!(groups(&out), set(&["Course A", "Owned By Teacher"]));
@@ -142,7 +150,11 @@ async fn selections_by_owner_tag_title_and_roster() {
         &out,
     )
     .await;
-    assert_eq!(groups(&out), set(&["-Staff"]), "exact titles, compared like import does");
+    assert_eq!(
+        groups(&out),
+        set(&["-Staff"]),
+        "exact titles, compared like import does"
+    );
     assert_eq!(report.missing, ["No Such Group"]);
     export(&sim, ExportSelection::Roster(setup), &out).await;
     assert_eq!(groups(&out), set(&["Course A", "-Staff"]));
@@ -203,7 +215,14 @@ async fn an_unwritable_backup_stops_the_run_before_any_portal_contact() {
     config.plan.backup = Some(dir.path("no/such/dir/bk.csv"));
     let outcome = run_import(config).await;
     assert_exit(&outcome, Exit::Usage);
-    assert!(outcome.summary.error.as_deref().unwrap_or("").contains("backup file"));
+    assert!(
+        outcome
+            .summary
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("backup file")
+    );
     assert_eq!(sim.stats().total, 0);
 }
 
@@ -221,7 +240,14 @@ async fn the_export_command_writes_stdout_or_a_file_and_says_so_in_its_exit_code
         let mut cmd = bulk_groups_cmd();
         cmd.arg("export")
             .args(args)
-            .args(["--portal", &url, "--username", "admin", "--progress", "never"])
+            .args([
+                "--portal",
+                &url,
+                "--username",
+                "admin",
+                "--progress",
+                "never",
+            ])
             .env("ARCGIS_PASSWORD", "admin-password")
             .current_dir(&dir_path);
         cmd.output().expect("bulk-groups runs")
@@ -239,8 +265,15 @@ async fn the_export_command_writes_stdout_or_a_file_and_says_so_in_its_exit_code
     .unwrap();
     assert_eq!(stdout.status.code(), Some(0));
     let text = String::from_utf8(stdout.stdout).unwrap();
-    assert!(text.starts_with("group,group_id,username,role,owner"), "{text}");
-    assert_eq!(text.lines().count(), 1 + 4 + 1, "header, Course A's people, the caller");
+    assert!(
+        text.starts_with("group,group_id,username,role,owner"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().count(),
+        1 + 4 + 1,
+        "header, Course A's people, the caller"
+    );
     assert_eq!(file.status.code(), Some(0));
     assert_eq!(memberships(&dir.path("all.csv")).len(), 8);
     assert_eq!(missing.status.code(), Some(1));

@@ -10,7 +10,8 @@ use crate::support::*;
 use bulk_groups::exit::Exit;
 use bulk_groups::sim::{RunningSim, SimUser};
 
-const ROSTER: &str = "group,username,role\nJoint Project,alice,member\nJoint Project,partner,admin\n";
+const ROSTER: &str =
+    "group,username,role\nJoint Project,alice,member\nJoint Project,partner,admin\n";
 
 async fn partner_sim(realism: Realism) -> RunningSim {
     let mut config = realism.apply(sim_config(&["alice"]));
@@ -144,5 +145,8 @@ async fn with_the_listing_an_invitation_the_portal_did_not_make_is_not_reported_
     assert_exit(&outcome, Exit::RowsNeedAttention);
     let row = by_line(&read_results(&results))[&2].clone();
     assert_eq!(row.status, "not_added");
-    assert!(row.reason.ends_with("the portal made no invitation"), "{row:?}");
+    assert!(
+        row.reason.ends_with("the portal made no invitation"),
+        "{row:?}"
+    );
 }

@@ -17,8 +17,12 @@ Old Group,alice,member,teacher
 ";
 
 async fn owner_sim(realism: Realism) -> bulk_groups::sim::RunningSim {
-    let mut config = realism.apply(sim_config(&["alice", "bob", "carol", "teacher", "teacher2"]));
-    config.initial_groups.push(SeedGroup::new("Old Group", "admin"));
+    let mut config = realism.apply(sim_config(&[
+        "alice", "bob", "carol", "teacher", "teacher2",
+    ]));
+    config
+        .initial_groups
+        .push(SeedGroup::new("Old Group", "admin"));
     start_sim(config).await
 }
 

@@ -827,7 +827,10 @@ async fn a_groups_pending_invitations_are_listed_for_those_who_may_invite() {
     assert_eq!(list[0]["groupId"], id.as_str());
     // Only those who may invite read it, not a plain member.
     let alice = s.token("alice", "alice-pw").await;
-    assert_eq!(s.get(&path, Some(&alice), &[]).await.error_code(), Some(403));
+    assert_eq!(
+        s.get(&path, Some(&alice), &[]).await.error_code(),
+        Some(403)
+    );
     // Accepted: no longer pending.
     let partner = s.token("partner", "partner-pw").await;
     let inv = s
@@ -863,7 +866,11 @@ async fn without_the_group_invitations_listing_the_path_is_unknown() {
     let admin = s.admin().await;
     let id = crew(&s).id;
     let r = s
-        .get(&format!("community/groups/{id}/invitations"), Some(&admin), &[])
+        .get(
+            &format!("community/groups/{id}/invitations"),
+            Some(&admin),
+            &[],
+        )
         .await;
     assert!(r.body["error"].is_object(), "{}", r.text);
     assert!(r.body.get("invitations").is_none());
