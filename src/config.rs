@@ -711,6 +711,38 @@ mod tests {
     }
 
     #[test]
+    fn export_takes_exactly_one_selection_and_backup_needs_sync() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["bulk-groups"].iter().chain(args));
+        assert!(parse(&["export"]).is_err(), "a selection is required");
+        assert!(parse(&["export", "--owner", "a", "--tag", "t"]).is_err());
+        assert!(parse(&["import", "r.csv", "--backup", "b.csv"]).is_err());
+        let Command::Export(args) = parse(&["export", "--title", "A", "--title", "B"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let env = FakeEnv([("ARCGIS_API_KEY", "k")].into_iter().collect());
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            c.selection,
+            ExportSelection::Titles(vec!["A".into(), "B".into()])
+        );
+        assert_eq!(c.output, None, "stdout by default");
+        let Command::Export(args) = parse(&["export", "--all", "--output", "x.csv"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            (c.selection, c.output),
+            (ExportSelection::All, Some(PathBuf::from("x.csv")))
+        );
+    }
+
+    #[test]
     fn stdin_roster_results_default() {
         let c = config(&["-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
         assert_eq!(c.results, ResultsTarget::Path("roster.results.csv".into()));

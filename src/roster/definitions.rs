@@ -554,6 +554,18 @@ mod tests {
     }
 
     #[test]
+    fn owner_is_a_username_column() {
+        assert_eq!(Field::from_header("Group Owner"), Some(Field::Owner));
+        assert!(Field::Owner.is_definition());
+        assert_eq!(
+            parse_cell(Field::Owner, "owner", "jsmith"),
+            Ok(Some(DefValue::Text("jsmith".into())))
+        );
+        let bad = parse_cell(Field::Owner, "Group Owner", "J Smith").unwrap_err();
+        assert!(bad.contains("Group Owner"), "{bad}");
+    }
+
+    #[test]
     fn cells_parse_to_values() {
         assert_eq!(
             parse_cell(Field::Access, "access", "PUBLIC"),
