@@ -150,3 +150,33 @@ async fn with_the_listing_an_invitation_the_portal_did_not_make_is_not_reported_
         "{row:?}"
     );
 }
+
+on_both_portals! {
+async fn an_invited_user_the_portal_did_not_show_keeps_the_group_out_of_the_sync(realism: Realism) {
+    // The partner's profile is hidden: the run cannot tell whom the row means (a member under
+    // another name?), so it removes nobody from that group.
+    let mut config = realism.apply(sim_config(&["alice", "bob"]));
+    config.users.push(SimUser {
+        org: Some("partner-org".into()),
+        ..SimUser::new("partner")
+    });
+    config.initial_groups.push(bulk_groups::sim::SeedGroup {
+        users: vec!["alice".into(), "bob".into()],
+        ..bulk_groups::sim::SeedGroup::new("Joint Project", "admin")
+    });
+    let sim = start_sim(config).await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", "group,username\nJoint Project,alice\nJoint Project,partner\n");
+    let results = dir.path("r.results.csv");
+    let mut config = import_config(&sim, &roster, &results);
+    config.plan.invite_external = true;
+    config.plan.sync = true;
+    let outcome = run_import(config).await;
+    assert_exit(&outcome, Exit::RowsNeedAttention);
+    let rows = read_results(&results);
+    assert_eq!(by_line(&rows)[&3].status, "invited");
+    let bob = rows.iter().find(|r| r.username == "bob").expect("bob's removal row");
+    assert_eq!(bob.status, "not_removed", "{bob:?}");
+    assert_eq!(members_of(&sim, "Joint Project").0, ["alice", "bob"]);
+}
+}
