@@ -20,10 +20,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::import::context::RunContext;
-use crate::import::members::Target;
-use crate::import::{Fatal, Members};
+use crate::import::members::{Target, add_chunk};
+use crate::import::{Fatal, Members, Pending};
 use crate::outcome::{GroupStatus, ResultRow, Status};
-use crate::portal;
 use crate::roster::{Role, UserKey};
 
 /// The reason on the owner's row of a group handed over.
@@ -119,16 +118,16 @@ fn names_owner(row: &ResultRow, owner: &str) -> bool {
 /// Hand one group to its owner; returns the owner's row (held or implicit), settled.
 pub async fn hand_over(ctx: &RunContext, handover: Handover) -> Result<Vec<ResultRow>, Fatal> {
     let Handover { target, owner, row } = handover;
-    let mut row = row.unwrap_or_else(|| implicit_row(&target, &owner));
     if target.status == GroupStatus::WouldCreate {
         tracing::info!(group = %target.title, owner = %owner, "dry run: the group would be handed to its owner");
+        let mut row = row.unwrap_or_else(|| would_add_owner(&target, &owner));
         row.reason = format!("{OWNER}: the group would be handed to this user");
         return Ok(vec![row]);
     }
-    // The implicit row has no line: its addition is made here.
-    if row.line.is_none() {
-        add_owner(ctx, &target, &mut row).await?;
-    }
+    let mut row = match row {
+        Some(row) => row,
+        None => add_owner(ctx, &target, &owner).await?,
+    };
     if !matches!(row.status, Status::Added | Status::AlreadyMember) {
         append(
             &mut row,
@@ -157,8 +156,9 @@ pub async fn hand_over(ctx: &RunContext, handover: Handover) -> Result<Vec<Resul
     Ok(vec![row])
 }
 
-/// The results row of an owner the roster does not list in the group: added as a manager.
-fn implicit_row(target: &Target, owner: &str) -> ResultRow {
+/// In a dry run, the row of an owner the roster does not list in the group: would be added as
+/// a manager.
+fn would_add_owner(target: &Target, owner: &str) -> ResultRow {
     ResultRow {
         line: None,
         group: target.title.clone(),
@@ -172,28 +172,20 @@ fn implicit_row(target: &Target, owner: &str) -> ResultRow {
     }
 }
 
-/// Add the owner as a manager (one addUsers call); the row says how it went.
-async fn add_owner(ctx: &RunContext, target: &Target, row: &mut ResultRow) -> Result<(), Fatal> {
-    let names = [row.username.clone()];
-    match ctx
-        .client
-        .add_users(&target.id, portal::Role::Admin, &names)
-        .await
-    {
-        Ok(not_added) if not_added.is_empty() => row.status = Status::Added,
-        Ok(_) => {
-            row.status = Status::NotAdded;
-            row.reason = "the portal did not add the owner to the group".to_owned();
-        }
-        Err(e) => {
-            if let Some(fatal) = Fatal::from_portal(&e) {
-                return Err(fatal);
-            }
-            row.status = Status::Failed;
-            row.reason = format!("adding the owner to the group failed: {e}");
-        }
-    }
-    Ok(())
+/// Add the owner as a manager, the way every roster row is added (refusals explained, the
+/// portal's spelling tried); the row it yields has no line.
+async fn add_owner(ctx: &RunContext, target: &Target, owner: &str) -> Result<ResultRow, Fatal> {
+    let pending = Pending {
+        // No roster line: line numbers start at 1 (the header), so 0 names none.
+        line: 0,
+        username: owner.to_owned(),
+        role: Role::Admin,
+        duplicate: None,
+    };
+    let mut rows = add_chunk(ctx, target, Role::Admin, std::slice::from_ref(&pending)).await?;
+    let mut row = rows.pop().expect("one row per row sent");
+    row.line = None;
+    Ok(row)
 }
 
 fn append(row: &mut ResultRow, text: &str) {

@@ -12,7 +12,7 @@ group,username,role,owner
 Course A,alice,member,teacher
 Course A,teacher,admin,
 Course A,bob,member,
-Course B,carol,member,teacher2
+Course B,carol,member,Teacher2
 Old Group,alice,member,teacher
 ";
 
@@ -40,7 +40,7 @@ async fn created_groups_are_handed_to_their_owners_after_their_members(realism: 
     assert_eq!(a.owner, "teacher");
     assert_eq!(a.users, ["alice", "bob"], "members added before the handover");
     let b = state.group("Course B").unwrap();
-    assert_eq!(b.owner, "teacher2", "an owner without a row is added, then made owner");
+    assert_eq!(b.owner, "teacher2", "an owner without a row is added (in the portal's spelling), then made owner");
     assert_eq!(b.users, ["carol"]);
     // Whether the caller stays a manager is the portal's choice; the run relies on neither.
     let caller_stays = a.admins.iter().any(|m| m == "admin");
@@ -58,7 +58,7 @@ async fn created_groups_are_handed_to_their_owners_after_their_members(realism: 
     let implicit = implicit[0];
     assert_eq!(
         (implicit.group.as_str(), implicit.username.as_str(), implicit.role.as_str()),
-        ("Course B", "teacher2", "admin")
+        ("Course B", "Teacher2", "admin")
     );
     assert_eq!((implicit.status.as_str(), implicit.reason.as_str()), ("added", "owner"));
 
@@ -86,7 +86,7 @@ async fn a_dry_run_says_who_would_own_and_reassigns_nothing(realism: Realism) {
     assert_eq!(owner_row.status, "would_add");
     assert!(owner_row.reason.starts_with("owner"), "{owner_row:?}");
     let implicit = rows.iter().find(|r| r.line.is_empty()).expect("teacher2's row");
-    assert_eq!((implicit.username.as_str(), implicit.status.as_str()), ("teacher2", "would_add"));
+    assert_eq!((implicit.username.as_str(), implicit.status.as_str()), ("Teacher2", "would_add"));
 }
 }
 
