@@ -11,6 +11,10 @@
 //! organization whom the roster spelled differently from the portal is sent once more in the
 //! portal's spelling before it is reported. A lost response is settled the same way as a
 //! refusal — by re-reading the members, never by guessing.
+//!
+//! With `--invite-external`, a refused user of another organization (or one the portal does not
+//! show) is invited instead of reported (`invite`); a dry run with it looks every user up to
+//! tell `would_add` from `would_invite`.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -61,6 +65,8 @@ pub async fn add_chunk(
     role: Role,
     rows: &[Pending],
 ) -> Result<Vec<ResultRow>, Fatal> {
+    // Only a dry run with `--invite-external` sends rows here (to tell would_add from
+    // would_invite).
     if ctx.plan.dry_run {
         return plan_chunk(ctx, target, role, rows).await;
     }
@@ -99,11 +105,7 @@ async fn plan_chunk(
     let mut external = Vec::new();
     for (row, identity) in identified {
         if identity.is_external() {
-            external.push(invite::External {
-                not_added: identity.reason(ctx.caller.is_admin),
-                portal_username: identity.portal_username().map(str::to_owned),
-                row,
-            });
+            external.push(identity.invitee(row, ctx.caller.is_admin));
         } else {
             let mut result = target.row(&row, Status::WouldAdd, "");
             result.portal_username = identity.portal_username().map(str::to_owned);
@@ -313,6 +315,15 @@ impl Identity {
         matches!(self, Identity::OtherOrg(_) | Identity::Unseen)
     }
 
+    /// `row`'s user, to be invited.
+    fn invitee(&self, row: Pending, caller_is_admin: bool) -> invite::External {
+        invite::External {
+            not_added: self.reason(caller_is_admin),
+            portal_username: self.portal_username().map(str::to_owned),
+            row,
+        }
+    }
+
     /// The `not_added` reason (product spec §3).
     fn reason(&self, caller_is_admin: bool) -> String {
         match self {
@@ -390,11 +401,7 @@ async fn explain(
         settled = other;
         let external = external
             .into_iter()
-            .map(|(refusal, identity)| invite::External {
-                not_added: identity.reason(ctx.caller.is_admin),
-                portal_username: identity.portal_username().map(str::to_owned),
-                row: refusal.row,
-            })
+            .map(|(refusal, identity)| identity.invitee(refusal.row, ctx.caller.is_admin))
             .collect();
         out.extend(invite::invite(ctx, target, role, external).await?);
     }
