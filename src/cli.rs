@@ -67,8 +67,8 @@ Examples:
   bulk-groups export --tag course --output courses.csv
   bulk-groups export --title 'GIS 101' --title 'GIS 102'
 
-Exit codes: 0 written, 1 a --roster or --title group does not exist (the others are written),
-2 usage error or the output cannot be written, 3 authentication or permission failure, 4 portal
+Exit codes: 0 written, 1 a --roster or --title group does not exist or a group's members could
+not be read (the others are written), 2 usage error or the output cannot be written, 3 authentication or permission failure, 4 portal
 unreachable or kept failing.";
 
 const DEMO_HELP: &str = "\

@@ -26,11 +26,11 @@ pub fn main(args: &ExportArgs) -> Exit {
                 "exported {} group(s), {} membership row(s)",
                 report.groups, report.rows
             );
-            if !report.missing.is_empty() {
+            if !report.problems.is_empty() {
                 verdict.add(Cause::RowsNeedAttention);
                 text.push_str(&format!(
-                    "; not found: {}",
-                    crate::roster::quoted_list(&report.missing)
+                    "; left out: {}",
+                    crate::roster::quoted_list(&report.problems)
                 ));
             }
             (exit_for(&verdict), text)

@@ -47,6 +47,9 @@ pub enum ExportError {
     /// The portal refused or failed.
     #[error("{0}")]
     Portal(#[from] PortalError),
+    /// Some groups' members could not be read (a backup must be complete).
+    #[error("{}", .0.join("; "))]
+    Incomplete(Vec<String>),
 }
 
 impl ExportError {
@@ -58,6 +61,7 @@ impl ExportError {
             ExportError::Portal(e) if e.is_auth() || e.is_permission() => Cause::Auth,
             ExportError::Portal(e) if e.is_stopped() => Cause::Interrupted,
             ExportError::Portal(_) => Cause::PortalUnavailable,
+            ExportError::Incomplete(_) => Cause::RowsNeedAttention,
         }
     }
 }
@@ -69,8 +73,9 @@ pub struct ExportReport {
     pub groups: usize,
     /// Membership rows written.
     pub rows: u64,
-    /// Selected groups (`--roster`, `--title`) that do not exist.
-    pub missing: Vec<String>,
+    /// What could not be exported, one sentence each: a `--roster` or `--title` group that
+    /// does not exist, a group whose members could not be read.
+    pub problems: Vec<String>,
 }
 
 /// The whole `bulk-groups export`: check the output, sign in, select, read, write.
@@ -97,9 +102,10 @@ pub async fn run(config: &ExportConfig) -> Result<ExportReport, ExportError> {
     let (portal, me) = tokio::try_join!(client.portal_self(), client.community_self())?;
     let org_id = me.org_id.clone().unwrap_or(portal.id);
     let (groups, missing) = select(&client, &org_id, &selection).await?;
-    for name in &missing {
-        tracing::warn!(group = %name, "no such group in this organization");
-    }
+    let mut problems: Vec<String> = missing
+        .iter()
+        .map(|name| format!("no group '{name}' in this organization"))
+        .collect();
     let rows_done = Arc::new(AtomicU64::new(0));
     let stats = Arc::new(OnceLock::new());
     let stats_client = client.clone();
@@ -113,12 +119,16 @@ pub async fn run(config: &ExportConfig) -> Result<ExportReport, ExportError> {
             stats,
         },
     );
-    let exports = read_members(&client, groups, |rows| {
+    let read = read_members(&client, groups, |rows| {
         rows_done.fetch_add(rows as u64, Ordering::Relaxed);
     })
     .await;
     progress.finish();
-    let exports = exports?;
+    let (exports, unreadable) = read?;
+    problems.extend(unreadable);
+    for problem in &problems {
+        tracing::warn!("{problem}");
+    }
     let io = |path: PathBuf| {
         move |source| OutputError::Io {
             what: WHAT,
@@ -133,7 +143,7 @@ pub async fn run(config: &ExportConfig) -> Result<ExportReport, ExportError> {
     Ok(ExportReport {
         groups: exports.len(),
         rows,
-        missing,
+        problems,
     })
 }
 
@@ -150,7 +160,10 @@ pub async fn back_up(
         .buffered(READS_IN_FLIGHT)
         .try_collect()
         .await?;
-    let exports = read_members(client, groups, |_| {}).await?;
+    let (exports, unreadable) = read_members(client, groups, |_| {}).await?;
+    if !unreadable.is_empty() {
+        return Err(ExportError::Incomplete(unreadable));
+    }
     write_file(&exports, path).map_err(|source| {
         ExportError::Output(OutputError::Io {
             what: "backup file",
@@ -286,22 +299,41 @@ async fn search(
 }
 
 /// Read the members of every group (a few at a time), in the order given; `done` is called
-/// after each group with the rows it adds.
+/// after each group with the rows it adds. A group whose members cannot be read (not a member
+/// nor an administrator of it, deleted meanwhile) is left out with a sentence saying so; only a
+/// failure of the whole run (sign-in, the portal down, an interrupt) is an error.
 pub async fn read_members(
     client: &PortalClient,
     groups: Vec<GroupSummary>,
     done: impl Fn(usize) + Sync,
-) -> Result<Vec<GroupExport>, PortalError> {
+) -> Result<(Vec<GroupExport>, Vec<String>), PortalError> {
     let done = &done;
-    futures::stream::iter(groups)
+    let read: Vec<Result<GroupExport, String>> = futures::stream::iter(groups)
         .map(|group| async move {
-            let members = client.group_members(&group.id).await?;
-            done(1 + members.admins.len() + members.users.len());
-            Ok::<_, PortalError>(GroupExport { group, members })
+            match client.group_members(&group.id).await {
+                Ok(members) => {
+                    done(1 + members.admins.len() + members.users.len());
+                    Ok(Ok(GroupExport { group, members }))
+                }
+                Err(e) if e.is_auth() || e.is_unavailable() || e.is_stopped() => Err(e),
+                Err(e) => Ok(Err(format!(
+                    "group '{}': its members could not be read: {e}",
+                    group.title
+                ))),
+            }
         })
         .buffered(READS_IN_FLIGHT)
         .try_collect()
-        .await
+        .await?;
+    let mut exports = Vec::with_capacity(read.len());
+    let mut unreadable = Vec::new();
+    for group in read {
+        match group {
+            Ok(export) => exports.push(export),
+            Err(why) => unreadable.push(why),
+        }
+    }
+    Ok((exports, unreadable))
 }
 
 /// The export's columns: every roster field, in the documented order.

@@ -87,7 +87,7 @@ async fn export_then_import_into_an_empty_portal_then_export_gives_the_same_memb
     let exported = dir.path("export.csv");
     let report = export(&first, ExportSelection::All, &exported).await;
     assert_eq!(report.groups, 2);
-    assert!(report.missing.is_empty());
+    assert!(report.problems.is_empty());
 
     // Into an empty portal with the same people: the ids in the file are unknown there, so the
     // groups are found (created) by title and handed to their owners.
@@ -155,9 +155,42 @@ async fn selections_by_owner_tag_title_and_roster() {
         set(&["-Staff"]),
         "exact titles, compared like import does"
     );
-    assert_eq!(report.missing, ["No Such Group"]);
+    assert_eq!(
+        report.problems,
+        ["no group 'No Such Group' in this organization"]
+    );
     export(&sim, ExportSelection::Roster(setup), &out).await;
     assert_eq!(groups(&out), set(&["Course A", "-Staff"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_members_cannot_be_read_is_left_out_and_said_so() {
+    // A plain user sees the organization's org-access groups but may list the members only of
+    // those it belongs to.
+    let mut config = sim_config(&PEOPLE);
+    config.initial_groups.push(SeedGroup {
+        access: "org".into(),
+        ..SeedGroup::new("Org Notice Board", "admin")
+    });
+    let sim = start_sim(config).await;
+    let dir = Workdir::new();
+    let setup = dir.write("setup.csv", SETUP);
+    run_import(import_config(&sim, &setup, &dir.path("s.results.csv"))).await;
+    let out = dir.path("out.csv");
+    let mut config = export_config(&sim, ExportSelection::All, &out);
+    config.credentials = Credentials::Password {
+        username: "alice".into(),
+        password: "pw-alice".to_owned().into(),
+    };
+    let report = run(&config).await.expect("the export runs");
+    assert_eq!(report.groups, 1, "Course A, which alice is in");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("Org Notice Board"),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(memberships(&out).len(), 5);
 }
 
 fn team(n: usize) -> Vec<String> {
