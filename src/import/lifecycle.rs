@@ -41,7 +41,8 @@ pub struct Handover {
 }
 
 /// The created groups of a run that are to be handed over, by group id (by title for groups a
-/// dry run would create, which have no id).
+/// dry run would create, which have no id). Behind a lock only because the engine writes rows
+/// through a shared reference; it is the engine's alone.
 #[derive(Debug, Default)]
 pub struct Handovers(Mutex<HashMap<String, Handover>>);
 
