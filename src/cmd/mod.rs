@@ -13,6 +13,7 @@ use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod validate;
 
@@ -21,6 +22,7 @@ pub fn main(cli: Cli) -> Exit {
     match cli.command {
         Command::Import(args) => import::main(&args),
         Command::Validate(args) => validate::main(&args),
+        Command::Export(args) => export::main(&args),
         Command::Demo(args) => demo::main(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -45,7 +47,7 @@ fn man(command: Option<&str>) -> Exit {
             Some(sub) => sub.clone().name(&*format!("bulk-groups-{name}").leak()),
             None => {
                 eprintln!(
-                    "error: no subcommand {name:?}; try import, validate, demo or completions"
+                    "error: no subcommand {name:?}; try import, validate, export, demo or completions"
                 );
                 return exit_for(&Cause::Unusable.into());
             }
