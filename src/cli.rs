@@ -170,6 +170,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--results-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultsFormat {
+    /// RFC 4180 CSV: UTF-8 without BOM, comma-separated.
+    Csv,
+    /// For Excel: UTF-8 with BOM, the roster's delimiter.
+    Excel,
+}
+
 /// `bulk-groups import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -247,6 +256,14 @@ pub struct ImportArgs {
     /// Write a machine-readable run summary (JSON) to this file.
     #[arg(long, value_name = "FILE", help_heading = "Import")]
     pub summary_json: Option<PathBuf>,
+    /// Results file format; default `excel` when the roster has a BOM or `;` delimiter (it came
+    /// from Excel), else `csv`. Both end lines with CRLF.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Import")]
+    pub results_format: Option<ResultsFormat>,
+    /// Write a self-contained HTML report of the run to this file (outcome, groups, problems
+    /// with what to do, request rate over time).
+    #[arg(long, value_name = "FILE.html", help_heading = "Import")]
+    pub report: Option<PathBuf>,
 
     /// Requests in flight at most.
     #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
