@@ -235,8 +235,8 @@ fn metadata_section(s: &Summary, out: &mut String) {
         "{}, delimiter {}, {}",
         if s.roster.bom { "BOM" } else { "no BOM" },
         match s.roster.delimiter.as_str() {
-            "\t" => "TAB",
-            other => other,
+            "\t" => "TAB".to_owned(),
+            other => format!("'{other}'"),
         },
         s.roster.encoding
     );
@@ -363,11 +363,11 @@ fn chart(samples: &[Sample]) -> String {
             y = y(v)
         );
     }
-    // X labels: start, middle, end.
-    for t in [t0, t0 + span / 2.0, t_end] {
+    // X labels: start, middle, end (anchored so none runs off the chart).
+    for (t, anchor) in [(t0, "start"), (t0 + span / 2.0, "middle"), (t_end, "end")] {
         let _ = write!(
             svg,
-            "<text class=\"label\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{} s</text>\n",
+            "<text class=\"label\" x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{} s</text>\n",
             x(t),
             H - 10.0,
             trim_number(t - t0)
