@@ -69,7 +69,7 @@ impl Page<'_> {
             exit_meaning(s.exit_code)
         );
         if let Some(error) = &s.error {
-            let _ = write!(out, "<p class=\"error\">{}</p>\n", escape(error));
+            let _ = writeln!(out, "<p class=\"error\">{}</p>", escape(error));
         }
         self.groups_section(&mut out);
         self.problems_section(&mut out);
@@ -86,7 +86,7 @@ impl Page<'_> {
 
     fn groups_section(&self, out: &mut String) {
         let groups = &self.summary.groups;
-        let _ = write!(out, "<h2>Groups ({})</h2>\n", groups.len());
+        let _ = writeln!(out, "<h2>Groups ({})</h2>", groups.len());
         if groups.is_empty() {
             out.push_str("<p>No group was reached.</p>\n");
             return;
@@ -132,9 +132,9 @@ impl Page<'_> {
         }
         out.push_str("</tbody>\n</table>\n");
         if groups.len() > MAX_GROUPS {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<p>… and {} more groups (every group is in the JSON summary).</p>\n",
+                "<p>… and {} more groups (every group is in the JSON summary).</p>",
                 groups.len() - MAX_GROUPS
             );
         }
@@ -142,7 +142,7 @@ impl Page<'_> {
 
     fn problems_section(&self, out: &mut String) {
         let total: u64 = self.problems.iter().map(|p| p.rows).sum();
-        let _ = write!(out, "<h2>Rows that need attention ({total})</h2>\n");
+        let _ = writeln!(out, "<h2>Rows that need attention ({total})</h2>");
         if self.problems.is_empty() {
             out.push_str("<p>None.</p>\n");
             return;
@@ -158,9 +158,9 @@ impl Page<'_> {
                 escape(problem.advice.action)
             );
             for row in &problem.samples {
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     row.line.map(|l| l.to_string()).unwrap_or_default(),
                     escape(&row.group),
                     escape(&row.username),
@@ -171,7 +171,7 @@ impl Page<'_> {
             out.push_str("</tbody>\n</table>\n");
             let more = problem.rows - problem.samples.len() as u64;
             if more > 0 {
-                let _ = write!(out, "<p>… and {more} more in the results file.</p>\n");
+                let _ = writeln!(out, "<p>… and {more} more in the results file.</p>");
             }
             out.push_str("</section>\n");
         }
@@ -294,7 +294,7 @@ fn metadata_section(s: &Summary, out: &mut String) {
     ];
     out.push_str("<h2>Run</h2>\n<table class=\"meta\">\n<tbody>\n");
     for (name, value) in items {
-        let _ = write!(out, "<tr><th>{name}</th><td>{}</td></tr>\n", escape(&value));
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
     }
     out.push_str("</tbody>\n</table>\n");
 }
@@ -306,7 +306,11 @@ fn rates(samples: &[Sample]) -> Vec<(f64, f64, f64)> {
     let picked: Vec<&Sample> = samples
         .iter()
         .step_by(step)
-        .chain(samples.last().filter(|_| (samples.len() - 1) % step != 0))
+        .chain(
+            samples
+                .last()
+                .filter(|_| !(samples.len() - 1).is_multiple_of(step)),
+        )
         .collect();
     picked
         .windows(2)
@@ -344,18 +348,18 @@ fn chart(samples: &[Sample]) -> String {
     let x = |t: f64| LEFT + (t - t0) / span * (W - LEFT - 10.0);
     let y = |v: f64| TOP + (1.0 - v / y_max) * (H - TOP - BOTTOM);
     let mut svg = String::new();
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
-         aria-label=\"requests per second and throttled requests over the run\">\n"
+         aria-label=\"requests per second and throttled requests over the run\">"
     );
     // Grid and y labels.
     for i in 0..=4 {
         let v = y_max * f64::from(i) / 4.0;
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"></line>\
-             <text class=\"label\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+             <text class=\"label\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             W - 10.0,
             LEFT - 6.0,
             y(v) + 4.0,
@@ -365,9 +369,9 @@ fn chart(samples: &[Sample]) -> String {
     }
     // X labels: start, middle, end (anchored so none runs off the chart).
     for (t, anchor) in [(t0, "start"), (t0 + span / 2.0, "middle"), (t_end, "end")] {
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<text class=\"label\" x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{} s</text>\n",
+            "<text class=\"label\" x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{} s</text>",
             x(t),
             H - 10.0,
             trim_number(t - t0)
@@ -376,9 +380,9 @@ fn chart(samples: &[Sample]) -> String {
     // Throttled as bars, requests as a line over them.
     let bar = ((W - LEFT - 10.0) / points.len() as f64).max(1.0);
     for &(t, _, throttled) in points.iter().filter(|p| p.2 > 0.0) {
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<rect class=\"throttled\" x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{:.1}\"></rect>\n",
+            "<rect class=\"throttled\" x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{:.1}\"></rect>",
             x(t) - bar,
             y(throttled),
             y(0.0) - y(throttled)
@@ -388,9 +392,9 @@ fn chart(samples: &[Sample]) -> String {
         .iter()
         .map(|&(t, r, _)| format!("{:.1},{:.1}", x(t), y(r)))
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         svg,
-        "<polyline class=\"requests\" points=\"{}\"></polyline>\n",
+        "<polyline class=\"requests\" points=\"{}\"></polyline>",
         line.join(" ")
     );
     let _ = write!(
