@@ -200,17 +200,19 @@ fn outcome_sentence(s: &Summary) -> String {
             changed(Status::AlreadyMember),
             changed(Status::Removed)
         ),
-        1 if !s.guard_tripped.is_empty() && attention == 0 => format!(
-            "The sync guard stopped every removal in {} group(s); the other rows are in place.",
+        1 if !s.guard_tripped.is_empty() => format!(
+            "The sync guard stopped every removal in {} group(s), so nothing was removed; {attention} rows need attention.",
             s.guard_tripped.len()
         ),
-        1 => format!(
+        1 if attention > 0 => format!(
             "{attention} of {rows} rows need attention after {elapsed}; the others are in place."
         ),
+        1 => "Every row is in place, but the run reported a problem (below).".to_owned(),
         130 => format!(
             "The run was interrupted after {elapsed}; {attention} rows were not done — run it again to finish."
         ),
-        _ if rows == 0 => "Nothing was done: the run stopped before reading any row.".to_owned(),
+        2 => "Nothing was written to the portal; the error below says why.".to_owned(),
+        5 => "Nothing was done: another run holds the lock.".to_owned(),
         _ => format!("The run stopped after {elapsed}; {attention} of {rows} rows were not done."),
     }
 }
