@@ -209,7 +209,7 @@ impl ResultsWriter {
                     .truncate(true)
                     .open(&path)?;
                 let out = start(file, format)?;
-                Ok(spawn(move |rx| {
+                spawn(move |rx| {
                     let mut index = Index::default();
                     let (tally, written) = write_loop(rx, out, format, Some(&mut index));
                     if let Ok(file) = &written
@@ -222,7 +222,7 @@ impl ResultsWriter {
                         );
                     }
                     finished(tally, written.map(drop))
-                })?)
+                })
             }
             ResultsTarget::Stdout => Self::create_with(Box::new(io::stdout()), format),
         }

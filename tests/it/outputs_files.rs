@@ -465,7 +465,6 @@ async fn a_read_only_file_system_is_exit_2_naming_the_path() {
     let s = Scenario::new(1, 3, |_| {}).await;
     let state = s.dir.path("state");
     std::fs::create_dir(&state).unwrap();
-    let results = state.join("r.csv");
     // A private mount namespace (as an unprivileged user too, through a user namespace) with
     // `state` bind-mounted read-only.
     let probe = Command::new("unshare")
@@ -476,38 +475,44 @@ async fn a_read_only_file_system_is_exit_2_naming_the_path() {
         eprintln!("skipped: no mount namespaces here (unshare -rm)");
         return;
     }
-    let out = Command::new("unshare")
-        .args([
-            "-rm",
-            "sh",
-            "-c",
-            "mount --bind -o ro \"$0\" \"$0\" && shift && exec \"$@\"",
-        ])
-        .arg(&state)
-        .arg("--")
-        .arg(env!("CARGO_BIN_EXE_bulk-groups"))
-        .arg("import")
-        .arg(&s.roster)
-        .args([
-            "--portal",
-            &s.sim.url,
-            "--username",
-            "admin",
-            "--progress",
-            "never",
-        ])
-        .arg("--results")
-        .arg(&results)
-        .env("ARCGIS_PASSWORD", "admin-password")
-        .env_remove("ARCGIS_API_KEY")
-        .env_remove("ARCGIS_TOKEN")
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&*results.to_string_lossy()), "{stderr}");
-    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    let in_state = |name: &str| state.join(name).to_string_lossy().into_owned();
+    let writable = s.dir.path("ok.csv").to_string_lossy().into_owned();
+    for (flag, path) in [
+        ("--results", in_state("r.csv")),
+        ("--summary-json", in_state("s.json")),
+        ("--report", in_state("r.html")),
+    ] {
+        let mut args = vec!["--results", &writable, flag, &path];
+        if flag == "--results" {
+            args.drain(..2);
+        }
+        let out = Command::new("unshare")
+            .args([
+                "-rm",
+                "sh",
+                "-c",
+                "mount --bind -o ro \"$0\" \"$0\" && shift && exec \"$@\"",
+            ])
+            .arg(&state)
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_bulk-groups"))
+            .arg("import")
+            .arg(&s.roster)
+            .args(["--portal", &s.sim.url, "--username", "admin"])
+            .args(["--progress", "never"])
+            .args(&args)
+            .env("ARCGIS_PASSWORD", "admin-password")
+            .env_remove("ARCGIS_API_KEY")
+            .env_remove("ARCGIS_TOKEN")
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains(&path), "{stderr}");
+        assert!(stderr.contains("Read-only file system"), "{stderr}");
+    }
     assert_eq!(s.sim.stats().total, 0, "no portal contact");
+    assert!(!s.dir.path("ok.csv").exists());
 }
 
 /// `bulk-groups import` for `s` under a file-size limit of `blocks` × 512 bytes, SIGXFSZ
