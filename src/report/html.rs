@@ -425,12 +425,10 @@ fn nice_ceiling(v: f64) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// `v` with at most two decimals, without trailing zeros (`2`, `1.25`, `7.5`).
 fn trim_number(v: f64) -> String {
-    if (v - v.round()).abs() < 0.05 {
-        format!("{}", v.round())
-    } else {
-        format!("{v:.1}")
-    }
+    let text = format!("{v:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Text made safe for an HTML element or a quoted attribute.
@@ -660,6 +658,10 @@ mod tests {
                 .all(|p| (p.1 - 5.0).abs() < 1e-9 && (p.2 - 1.0).abs() < 1e-9)
         );
         assert_eq!(nice_ceiling(37.0), 50.0);
+        assert_eq!(
+            [0.0, 1.25, 7.5, 20.0].map(trim_number),
+            ["0", "1.25", "7.5", "20"]
+        );
         assert_eq!(nice_ceiling(100.0), 100.0);
     }
 }

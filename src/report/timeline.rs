@@ -61,11 +61,20 @@ impl Timeline {
         }
     }
 
-    /// Stop sampling; every sample, the counters at the end last.
+    /// Stop sampling; every sample, the counters at the end last. An end that comes soon
+    /// after the last tick replaces that tick's sample, so no interval is so short that its
+    /// rate means nothing.
     pub fn finish(self) -> Vec<Sample> {
         self.task.abort();
         let mut samples = std::mem::take(&mut *self.samples.lock().expect("timeline lock"));
-        samples.extend(read(&self.stats, self.started));
+        if let Some(end) = read(&self.stats, self.started) {
+            // Ticks are a whole interval apart, so the one before stays far enough away.
+            let half = SAMPLE_INTERVAL.as_secs_f64() / 2.0;
+            if samples.last().is_some_and(|last| end.at - last.at < half) {
+                samples.pop();
+            }
+            samples.push(end);
+        }
         samples
     }
 }
@@ -104,11 +113,17 @@ mod tests {
             sent.fetch_add(10, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        // Ends 0.2 s after the tick at 6 s: that sample gives way to the end's.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        sent.fetch_add(1, Ordering::Relaxed);
         let samples = timeline.finish();
-        let at: Vec<u64> = samples.iter().map(|s| s.at.round() as u64).collect();
-        assert_eq!(at, [3, 4, 5, 6], "{samples:?}");
+        let at: Vec<u64> = samples
+            .iter()
+            .map(|s| (s.at * 1000.0).round() as u64)
+            .collect();
+        assert_eq!(at, [3000, 4000, 5000, 6200], "{samples:?}");
         let requests: Vec<u64> = samples.iter().map(|s| s.requests).collect();
-        assert_eq!(requests, [10, 20, 30, 30]);
+        assert_eq!(requests, [10, 20, 30, 31]);
         assert!(samples.iter().all(|s| s.throttled == 1));
     }
 }

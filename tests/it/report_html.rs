@@ -3,6 +3,7 @@
 //! turned away by another run's lock does not, and that the page renders in a real headless
 //! browser (`scripts/report-screenshot.sh`, when `/usr/bin/chromium` is installed).
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::*;
 use bulk_groups::exit::Exit;
-use bulk_groups::portal::Credentials;
+use bulk_groups::portal::{Credentials, RateSetting};
 use bulk_groups::report::RunLock;
 
 const BROWSER: &str = "/usr/bin/chromium";
@@ -97,11 +98,11 @@ async fn the_report_renders_in_a_headless_browser() {
         eprintln!("skipped: no browser ({BROWSER} is not installed)");
         return;
     }
-    // A portal limited to 5 requests a second and a client that must find that out: the chart
-    // shows the rate and the throttled replies.
+    // A portal limited to 6 requests a second and a client told to send 10: the chart shows
+    // the rate and the throttled replies.
     let s = Scenario::new(4, 60, |c| {
         c.latency = Duration::from_millis(50);
-        c.rate_limit = Some(5);
+        c.rate_limit = Some(6);
     })
     .await;
     let roster = roster_with_problems(&s, 60);
@@ -110,6 +111,7 @@ async fn the_report_renders_in_a_headless_browser() {
     let report = out_dir.join("report.html");
     let mut config = import_config(&s.sim, &roster, &s.results);
     config.report = Some(report.clone());
+    config.client.rate = RateSetting::Fixed(NonZeroU32::new(10).unwrap());
     assert_exit(&run_import(config).await, Exit::RowsNeedAttention);
 
     let png = out_dir.join("report.png");
