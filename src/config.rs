@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
+use crate::cli::{self, ConnectionArgs, ImportArgs, OutputArgs, PacingArgs, RosterArgs};
 use crate::outcome::Cause;
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
-use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
-use crate::roster::{Encoding, RosterOptions, Source};
+use crate::report::{OutputOptions, ProgressWhen, ResultsStyle, ResultsTarget};
+use crate::roster::{
+    ColumnMapping, Encoding, MatchBy, RoleMap, RosterOptions, Source, TitleTemplate,
+};
 
 /// A configuration error: the user asked for something impossible, so the run is unusable
 /// (exit 2) before any file or portal is touched.
@@ -85,6 +87,10 @@ pub struct ImportConfig {
     pub max_duration: Option<Duration>,
     /// Write a JSON summary here.
     pub summary_json: Option<PathBuf>,
+    /// `--results-format`; `None`: like the roster.
+    pub results_format: Option<ResultsStyle>,
+    /// Write the HTML report here.
+    pub report: Option<PathBuf>,
     /// stderr output.
     pub output: OutputConfig,
 }
@@ -109,6 +115,11 @@ pub struct PlanOptions {
     /// Look every user up before any write (`--check-users`): unknown users are `not_added`
     /// without a write. A dry run does so anyway once it has read the organization's directory.
     pub check_users: bool,
+    /// Invite users of other organizations instead of reporting them `not_added`.
+    pub invite_external: bool,
+    /// With `sync`: write the current memberships of every group the run removes members
+    /// from to this file (a roster `import` reads back) before the first removal.
+    pub backup: Option<PathBuf>,
 }
 
 impl Default for PlanOptions {
@@ -122,6 +133,8 @@ impl Default for PlanOptions {
             chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
             check_users: false,
+            invite_external: false,
+            backup: None,
         }
     }
 }
@@ -245,25 +258,140 @@ pub fn roster_source(arg: &str) -> Source {
     }
 }
 
-/// Build the roster parsing options.
+/// `--profile FILE.toml`: the roster settings of [`RosterArgs`], kept in a file so that a cron
+/// line stays short (product spec §2.4). Unknown keys are refused, naming the key.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    /// `[column]` FIELD = "HEADER"
+    #[serde(default)]
+    column: std::collections::BTreeMap<String, String>,
+    group_title: Option<String>,
+    /// `[role_map]` VALUE = "ROLE"
+    #[serde(default)]
+    role_map: std::collections::BTreeMap<String, String>,
+    match_by: Option<String>,
+    delimiter: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    /// Relative to the profile's directory.
+    groups: Option<PathBuf>,
+}
+
+impl Profile {
+    fn load(path: &Path) -> Result<Profile, ConfigError> {
+        let file = |why: String| {
+            ConfigError::new(
+                ConfigErrorKind::File,
+                format!(
+                    "--profile {}: {why}",
+                    crate::roster::escape_controls(&path.display().to_string())
+                ),
+            )
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        let mut profile: Profile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim_end();
+            file(match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message.to_owned(),
+            })
+        })?;
+        if let (Some(groups), Some(dir)) = (&mut profile.groups, path.parent()) {
+            *groups = dir.join(&*groups);
+        }
+        Ok(profile)
+    }
+}
+
+/// Build the roster parsing options: the flags, then `--profile`, then the defaults.
 pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
-    let delimiter = match args.delimiter.as_deref() {
+    let profile = match &args.profile {
+        Some(path) => Profile::load(path)?,
+        None => Profile::default(),
+    };
+    let delimiter = match args.delimiter.as_ref().or(profile.delimiter.as_ref()) {
         None => None,
         Some(d) => Some(parse_delimiter(d)?),
     };
-    let encoding: Encoding = args
-        .encoding
-        .parse()
-        .map_err(|_| bad_value(format!("unknown --encoding {:?}", args.encoding)))?;
+    let encoding = args.encoding.as_ref().or(profile.encoding.as_ref());
+    let encoding: Encoding = match encoding {
+        None => Encoding::default(),
+        Some(e) => e
+            .parse()
+            .map_err(|_| bad_value(format!("unknown --encoding {e:?}")))?,
+    };
+    let match_by = match args.match_by.as_ref().or(profile.match_by.as_ref()) {
+        None => MatchBy::default(),
+        Some(m) => m.parse().map_err(|_| {
+            bad_value(format!(
+                "unknown --match-by {m:?}: use one of {}",
+                MatchBy::NAMES.join(", ")
+            ))
+        })?,
+    };
     Ok(RosterOptions {
         delimiter,
         encoding,
-        groups_file: args.groups.clone(),
-        match_by: args
-            .match_by
-            .parse()
-            .map_err(|_| bad_value(format!("unknown --match-by {:?}", args.match_by)))?,
+        groups_file: args.groups.clone().or(profile.groups),
+        match_by,
+        columns: column_mappings(&args.columns, &profile.column)?,
+        group_title: args
+            .group_title
+            .as_ref()
+            .or(profile.group_title.as_ref())
+            .map(|t| TitleTemplate::parse(t))
+            .transpose()
+            .map_err(bad_value)?,
+        role_map: role_map(&args.role_map, &profile.role_map)?,
+        sheet: args.sheet.clone().or(profile.sheet),
     })
+}
+
+/// `--column` flags over the profile's `[column]` table, field by field. One field mapped twice
+/// by flags is a usage error; `--column group=…` and `--group-title` are not, the title wins.
+fn column_mappings(
+    flags: &[String],
+    profile: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<ColumnMapping>, ConfigError> {
+    let mut from_flags: Vec<ColumnMapping> = Vec::new();
+    for spec in flags {
+        let mapping = ColumnMapping::parse(spec).map_err(bad_value)?;
+        if from_flags.iter().any(|m| m.field == mapping.field) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
+                format!("--column {} is given twice", mapping.field),
+            ));
+        }
+        from_flags.push(mapping);
+    }
+    let mut mappings = Vec::new();
+    for (field, header) in profile {
+        let mapping = ColumnMapping::new(field, header).map_err(bad_value)?;
+        if !from_flags.iter().any(|m| m.field == mapping.field) {
+            mappings.push(mapping);
+        }
+    }
+    mappings.extend(from_flags);
+    Ok(mappings)
+}
+
+/// The profile's `[role_map]` table, then every `--role-map` flag over it, value by value.
+fn role_map(
+    flags: &[String],
+    profile: &std::collections::BTreeMap<String, String>,
+) -> Result<RoleMap, ConfigError> {
+    let mut map = RoleMap::default();
+    for (value, role) in profile {
+        map.insert(value, role).map_err(bad_value)?;
+    }
+    for spec in flags {
+        map.overlay(&RoleMap::parse(spec).map_err(bad_value)?);
+    }
+    Ok(map)
 }
 
 fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
@@ -286,40 +414,21 @@ impl ImportConfig {
     ) -> Result<ImportConfig, ConfigError> {
         let roster = roster_source(&args.roster);
         let roster_options = roster_options(&args.roster_args)?;
-        let portal = PortalUrl::parse(&args.portal).map_err(|e| {
-            bad_value(format!(
-                "--portal {:?}: {e}",
-                crate::portal::url::redact(&args.portal)
-            ))
-        })?;
+        let portal = portal_url(&args.connection)?;
 
-        if args.password_stdin && roster == Source::Stdin {
+        if args.connection.password_stdin && roster == Source::Stdin {
             return Err(ConfigError::new(
                 ConfigErrorKind::Conflict,
                 "--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file",
             ));
         }
-        let credentials = credentials(args, env)?;
+        let credentials = credentials(&args.connection, env)?;
 
-        let concurrency = NonZeroUsize::new(args.concurrency)
-            .ok_or_else(|| bad_value("--concurrency must be at least 1"))?;
         if !(1..=MAX_USERS_PER_CALL).contains(&args.chunk_size) {
             return Err(bad_value(format!(
                 "--chunk-size must be between 1 and {MAX_USERS_PER_CALL} (the portal's limit per call)"
             )));
         }
-        let rate = parse_rate(&args.rate)?;
-        for (flag, value) in [
-            ("--timeout", args.timeout),
-            ("--connect-timeout", args.connect_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(bad_value(format!(
-                    "{flag} must be longer than 0s (every request would time out)"
-                )));
-            }
-        }
-        let ca_cert = args.ca_cert.as_deref().map(read_ca_cert).transpose()?;
         let results = results_target(args.results.as_deref(), &roster);
 
         Ok(ImportConfig {
@@ -328,15 +437,7 @@ impl ImportConfig {
             results,
             portal,
             credentials,
-            client: ClientOptions {
-                timeout: args.timeout,
-                connect_timeout: args.connect_timeout,
-                retries: args.retries,
-                concurrency,
-                rate,
-                ca_cert,
-                ..ClientOptions::default()
-            },
+            client: client_options(&args.connection, &args.pacing)?,
             plan: PlanOptions {
                 dry_run: args.dry_run,
                 sync: args.sync,
@@ -346,12 +447,117 @@ impl ImportConfig {
                 chunk_size: args.chunk_size,
                 group_limit: args.group_limit,
                 check_users: args.check_users,
+                invite_external: args.invite_external,
+                backup: args.backup.clone(),
             },
             max_duration: args.max_duration,
             summary_json: args.summary_json.clone(),
+            results_format: args.results_format.map(|format| match format {
+                cli::ResultsFormat::Csv => ResultsStyle::Csv,
+                cli::ResultsFormat::Excel => ResultsStyle::Excel,
+            }),
+            report: args.report.clone(),
             output: OutputConfig::from(&args.output),
         })
     }
+}
+
+/// Which groups `bulk-groups export` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportSelection {
+    /// The groups a roster file names.
+    Roster(PathBuf),
+    /// The groups with these exact titles.
+    Titles(Vec<String>),
+    /// The groups this user owns.
+    Owner(String),
+    /// The groups with this tag.
+    Tag(String),
+    /// Every group of the organization.
+    All,
+}
+
+/// Everything `bulk-groups export` needs, validated.
+#[derive(Debug)]
+pub struct ExportConfig {
+    /// Which groups.
+    pub selection: ExportSelection,
+    /// Where the roster goes (`None`: stdout).
+    pub output: Option<PathBuf>,
+    /// The portal.
+    pub portal: PortalUrl,
+    /// How to sign in.
+    pub credentials: Credentials,
+    /// HTTP, retry and pacing settings.
+    pub client: ClientOptions,
+    /// stderr output.
+    pub output_config: OutputConfig,
+}
+
+impl ExportConfig {
+    /// Validate the `export` arguments against the environment.
+    pub fn from_args(
+        args: &cli::ExportArgs,
+        env: &dyn Environment,
+    ) -> Result<ExportConfig, ConfigError> {
+        let selection = match (&args.roster, &args.owner, &args.tag) {
+            (Some(path), _, _) => ExportSelection::Roster(path.clone()),
+            (_, Some(owner), _) => ExportSelection::Owner(owner.trim().to_owned()),
+            (_, _, Some(tag)) => ExportSelection::Tag(tag.trim().to_owned()),
+            _ if !args.title.is_empty() => ExportSelection::Titles(args.title.clone()),
+            _ => ExportSelection::All,
+        };
+        Ok(ExportConfig {
+            selection,
+            output: (args.output != "-").then(|| PathBuf::from(&args.output)),
+            portal: portal_url(&args.connection)?,
+            credentials: credentials(&args.connection, env)?,
+            client: client_options(&args.connection, &args.pacing)?,
+            output_config: OutputConfig::from(&args.output_args),
+        })
+    }
+}
+
+/// The HTTP client's settings from the shared connection and pacing options.
+pub fn client_options(
+    connection: &ConnectionArgs,
+    pacing: &PacingArgs,
+) -> Result<ClientOptions, ConfigError> {
+    let concurrency = NonZeroUsize::new(pacing.concurrency)
+        .ok_or_else(|| bad_value("--concurrency must be at least 1"))?;
+    for (flag, value) in [
+        ("--timeout", pacing.timeout),
+        ("--connect-timeout", pacing.connect_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(bad_value(format!(
+                "{flag} must be longer than 0s (every request would time out)"
+            )));
+        }
+    }
+    Ok(ClientOptions {
+        timeout: pacing.timeout,
+        connect_timeout: pacing.connect_timeout,
+        retries: pacing.retries,
+        concurrency,
+        rate: parse_rate(&pacing.rate)?,
+        ca_cert: connection
+            .ca_cert
+            .as_deref()
+            .map(read_ca_cert)
+            .transpose()?,
+        ..ClientOptions::default()
+    })
+}
+
+/// `--portal`, validated.
+pub fn portal_url(connection: &ConnectionArgs) -> Result<PortalUrl, ConfigError> {
+    PortalUrl::parse(&connection.portal).map_err(|e| {
+        bad_value(format!(
+            "--portal {:?}: {e}",
+            crate::portal::url::redact(&connection.portal)
+        ))
+    })
 }
 
 /// `--ca-cert`: read and checked now, so a file that is unreadable or holds no usable
@@ -427,7 +633,10 @@ fn results_target(arg: Option<&str>, roster: &Source) -> ResultsTarget {
 }
 
 /// Where the sign-in secret comes from: a ready token, or a username and its password.
-fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, ConfigError> {
+pub fn credentials(
+    args: &ConnectionArgs,
+    env: &dyn Environment,
+) -> Result<Credentials, ConfigError> {
     let token = match (
         env.var("ARCGIS_API_KEY"),
         env.var("ARCGIS_TOKEN"),
@@ -633,6 +842,38 @@ mod tests {
     }
 
     #[test]
+    fn export_takes_exactly_one_selection_and_backup_needs_sync() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["bulk-groups"].iter().chain(args));
+        assert!(parse(&["export"]).is_err(), "a selection is required");
+        assert!(parse(&["export", "--owner", "a", "--tag", "t"]).is_err());
+        assert!(parse(&["import", "r.csv", "--backup", "b.csv"]).is_err());
+        let Command::Export(args) = parse(&["export", "--title", "A", "--title", "B"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let env = FakeEnv([("ARCGIS_API_KEY", "k")].into_iter().collect());
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            c.selection,
+            ExportSelection::Titles(vec!["A".into(), "B".into()])
+        );
+        assert_eq!(c.output, None, "stdout by default");
+        let Command::Export(args) = parse(&["export", "--all", "--output", "x.csv"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            (c.selection, c.output),
+            (ExportSelection::All, Some(PathBuf::from("x.csv")))
+        );
+    }
+
+    #[test]
     fn stdin_roster_results_default() {
         let c = config(&["-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
         assert_eq!(c.results, ResultsTarget::Path("roster.results.csv".into()));
@@ -646,5 +887,115 @@ mod tests {
         assert!(!config(&["r.csv"], &key).unwrap().plan.check_users);
         let c = config(&["r.csv", "--check-users"], &key).unwrap();
         assert!(c.plan.check_users);
+    }
+
+    fn validate_options(args: &[&str]) -> Result<RosterOptions, ConfigError> {
+        let cli =
+            Cli::try_parse_from(["bulk-groups", "validate"].iter().chain(args)).expect("parses");
+        let Command::Validate(validate) = cli.command else {
+            unreachable!()
+        };
+        roster_options(&validate.roster_args)
+    }
+
+    #[test]
+    fn a_profile_holds_roster_settings_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("sis.toml");
+        std::fs::write(
+            &profile,
+            "group_title = '{Course} {Section}'\nmatch_by = 'email'\nencoding = 'windows-1252'\n\
+             sheet = 'Roster'\ngroups = 'groups.csv'\n\
+             [column]\nusername = 'Student Email'\nrole = 'Enrollment Role'\n\
+             [role_map]\nStudent = 'member'\nTA = 'member'\n",
+        )
+        .unwrap();
+        let path = profile.to_str().unwrap();
+        let o = validate_options(&["r.csv", "--profile", path]).unwrap();
+        assert_eq!(o.match_by, MatchBy::Email);
+        assert_eq!(o.encoding, Encoding::Windows1252);
+        assert_eq!(o.sheet.as_deref(), Some("Roster"));
+        assert_eq!(o.groups_file, Some(dir.path().join("groups.csv")));
+        assert_eq!(
+            o.group_title.as_ref().map(TitleTemplate::as_str),
+            Some("{Course} {Section}")
+        );
+        assert_eq!(o.role_map.get("ta"), Some(crate::roster::Role::Member));
+        let header = |o: &RosterOptions, f: crate::roster::Field| {
+            o.columns
+                .iter()
+                .find(|m| m.field == f)
+                .map(|m| m.header.clone())
+        };
+        assert_eq!(
+            header(&o, crate::roster::Field::Username).as_deref(),
+            Some("Student Email")
+        );
+
+        let o = validate_options(&[
+            "r.csv",
+            "--profile",
+            path,
+            "--match-by",
+            "auto",
+            "--encoding",
+            "utf-8",
+            "--column",
+            "username=Login",
+            "--role-map",
+            "TA=admin",
+            "--group-title",
+            "{Course}",
+        ])
+        .unwrap();
+        assert_eq!(o.match_by, MatchBy::Auto);
+        assert_eq!(o.encoding, Encoding::Utf8);
+        assert_eq!(
+            header(&o, crate::roster::Field::Username).as_deref(),
+            Some("Login")
+        );
+        assert_eq!(
+            header(&o, crate::roster::Field::Role).as_deref(),
+            Some("Enrollment Role"),
+            "the profile's other columns stay"
+        );
+        assert_eq!(o.role_map.get("TA"), Some(crate::roster::Role::Admin));
+        assert_eq!(o.role_map.get("Student"), Some(crate::roster::Role::Member));
+        assert_eq!(
+            o.group_title.as_ref().map(TitleTemplate::as_str),
+            Some("{Course}")
+        );
+    }
+
+    #[test]
+    fn profile_and_mapping_mistakes_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(&profile, "match_by = 'email'\ngroup-title = '{Course}'\n").unwrap();
+        let e = validate_options(&["r.csv", "--profile", profile.to_str().unwrap()]).unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::File);
+        assert!(
+            e.to_string()
+                .contains("line 2: unknown field `group-title`"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e = validate_options(&["r.csv", "--profile", "/no/such.toml"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--profile /no/such.toml: "),
+            "{e}"
+        );
+        for (args, part) in [
+            (&["r.csv", "--column", "username"][..], "FIELD=HEADER"),
+            (
+                &["r.csv", "--column", "user=A", "--column", "username=B"],
+                "given twice",
+            ),
+            (&["r.csv", "--group-title", "Spring"], "names no column"),
+            (&["r.csv", "--role-map", "Student=boss"], "member or admin"),
+        ] {
+            let e = validate_options(args).unwrap_err();
+            assert!(e.to_string().contains(part), "{args:?}: {e}");
+        }
     }
 }

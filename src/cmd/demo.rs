@@ -25,7 +25,7 @@ pub fn main(args: &DemoArgs) -> Exit {
         }
     };
     let interrupted = demo.report.verdict.has(Cause::Interrupted);
-    let outcome = conclude(demo.report, None);
+    let outcome = conclude(demo.report, None, None);
     eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
     eprintln!("groups in the simulated portal afterwards:");
     for line in &demo.groups {

@@ -13,6 +13,7 @@ use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod validate;
 
@@ -21,6 +22,7 @@ pub fn main(cli: Cli) -> Exit {
     match cli.command {
         Command::Import(args) => import::main(&args),
         Command::Validate(args) => validate::main(&args),
+        Command::Export(args) => export::main(&args),
         Command::Demo(args) => demo::main(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -45,7 +47,7 @@ fn man(command: Option<&str>) -> Exit {
             Some(sub) => sub.clone().name(&*format!("bulk-groups-{name}").leak()),
             None => {
                 eprintln!(
-                    "error: no subcommand {name:?}; try import, validate, demo or completions"
+                    "error: no subcommand {name:?}; try import, validate, export, demo or completions"
                 );
                 return exit_for(&Cause::Unusable.into());
             }
@@ -89,7 +91,11 @@ pub(crate) fn block_on<F: std::future::Future>(work: F) -> F::Output {
     output
 }
 
-/// A token cancelled by the first SIGINT or SIGTERM; a second one ends the process at once.
+/// A token cancelled by the first SIGINT or SIGTERM. A second one only says the run is
+/// stopping: the stop is bounded already (requests in flight get a few seconds), and exiting
+/// then would lose every row not yet written — the results file could hold only its header.
+/// A third ends the process at once, for a run that seems stuck (the file then holds the rows
+/// written so far, as after `kill -9`).
 pub(crate) fn interrupt_token() -> CancellationToken {
     let token = CancellationToken::new();
     let handle = token.clone();
@@ -105,11 +111,17 @@ pub(crate) fn interrupt_token() -> CancellationToken {
                 loop {
                     wait_for_signal().await;
                     count += 1;
-                    if count == 1 {
-                        handle.cancel();
-                    } else {
-                        eprintln!("interrupted again: stopping now");
-                        std::process::exit(i32::from(exit_for(&Cause::Interrupted.into()).code()));
+                    match count {
+                        1 => handle.cancel(),
+                        2 => eprintln!(
+                            "interrupted again: already stopping — requests in flight get a few seconds, then every row is written; interrupt once more to quit at once, leaving the results file incomplete"
+                        ),
+                        _ => {
+                            eprintln!("interrupted a third time: quitting now");
+                            std::process::exit(i32::from(
+                                exit_for(&Cause::Interrupted.into()).code(),
+                            ));
+                        }
                     }
                 }
             });

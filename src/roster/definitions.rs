@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::error::RosterError;
-use super::header::{ColumnMap, Field};
+use super::header::{ColumnMap, Field, escape_controls};
 use super::input::{self, RosterOptions};
 use super::model::{
     Access, GroupDefinition, GroupKey, GroupRef, MembershipAccess, SortField, SortOrder,
@@ -47,7 +47,11 @@ impl std::fmt::Display for DefinitionConflict {
         write!(
             f,
             "line {}: group '{}': {} '{}' differs from the first value '{}'; the first one is used",
-            self.line, self.group, self.column, self.ignored, self.kept
+            self.line,
+            self.group,
+            self.column,
+            escape_controls(&self.ignored),
+            escape_controls(&self.kept)
         )
     }
 }
@@ -87,6 +91,10 @@ pub(crate) fn parse_cell<'a>(
     }
     Ok(Some(match field {
         Field::Description | Field::Phone => DefValue::Text(Cow::Borrowed(cell)),
+        Field::Owner => {
+            rules::username(column, cell)?;
+            DefValue::Text(Cow::Borrowed(cell))
+        }
         Field::Snippet => {
             rules::snippet(column, cell)?;
             DefValue::Text(Cow::Borrowed(cell))
@@ -117,6 +125,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
         t.as_deref().map(|s| DefValue::Text(Cow::Borrowed(s)))
     }
     match field {
+        Field::Owner => text(&def.owner),
         Field::Description => text(&def.description),
         Field::Snippet => text(&def.snippet),
         Field::Tags => text(&def.tags),
@@ -136,6 +145,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
 
 fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
     match (field, value) {
+        (Field::Owner, DefValue::Text(t)) => def.owner = Some(t.into_owned()),
         (Field::Description, DefValue::Text(t)) => def.description = Some(t.into_owned()),
         (Field::Snippet, DefValue::Text(t)) => def.snippet = Some(t.into_owned()),
         (Field::Tags, DefValue::Text(t)) => def.tags = Some(t.into_owned()),
@@ -156,6 +166,7 @@ fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
 /// Field-by-field: `over` where it has a value, else `under`.
 fn overlay(over: &GroupDefinition, under: &GroupDefinition) -> GroupDefinition {
     GroupDefinition {
+        owner: over.owner.clone().or_else(|| under.owner.clone()),
         description: over
             .description
             .clone()
@@ -197,6 +208,9 @@ pub struct Definitions {
     warned: HashSet<(usize, Field)>,
     /// No logging (the scan pass; the streaming pass logs).
     quiet: bool,
+    /// The title first written beside each `group_id`: the group to use when the id is unknown
+    /// to the portal (a roster exported from another portal).
+    titles_beside_ids: HashMap<GroupKey, String>,
 }
 
 impl Definitions {
@@ -284,6 +298,16 @@ impl Definitions {
         self.conflict_count
     }
 
+    /// Record the title a row gives beside the group id `key` (the first one wins).
+    pub(crate) fn note_title_beside_id(&mut self, key: &GroupKey, title: String) {
+        self.titles_beside_ids.entry(key.clone()).or_insert(title);
+    }
+
+    /// The title first written beside the group id `key`, if any.
+    pub fn title_beside_id(&self, key: &GroupKey) -> Option<&str> {
+        self.titles_beside_ids.get(key).map(String::as_str)
+    }
+
     /// The index of a roster group, created on first sight.
     pub(crate) fn roster_group(&mut self, key: &GroupKey, title: &str, line: u64) -> usize {
         if let Some(&i) = self.index.get(key) {
@@ -369,9 +393,14 @@ impl Definitions {
         path: &Path,
         options: &RosterOptions,
     ) -> Result<(), RosterError> {
-        let what = format!("groups file '{}'", path.display());
+        let what = format!("groups file {}", input::quote_path(path));
         let file = input::open_file(path, &what)?;
-        let mut opened = input::open(file, options, Arc::new(AtomicU64::new(0)), &what)?;
+        let named = input::Named {
+            what: &what,
+            path: Some(path),
+            roster: false,
+        };
+        let mut opened = input::open(file, &named, options, Arc::new(AtomicU64::new(0)))?;
         let columns = &opened.columns;
         check_groups_header(columns, &what)?;
         if !self.quiet {
@@ -522,6 +551,31 @@ mod tests {
     }
 
     #[test]
+    fn conflicting_values_are_shown_without_control_characters() {
+        let mut d = Definitions::quiet();
+        let g = d.roster_group(&key("g"), "g", 2);
+        let text = |t: &'static str| DefValue::Text(t.into());
+        d.merge(
+            g,
+            Field::Description,
+            "description",
+            text("Line one\nline two"),
+            2,
+        );
+        d.merge(
+            g,
+            Field::Description,
+            "description",
+            text("\u{1b}[31mred"),
+            3,
+        );
+        assert_eq!(
+            d.conflicts()[0].to_string(),
+            "line 3: group 'g': description '\\u{1b}[31mred' differs from the first value 'Line one\\u{a}line two'; the first one is used"
+        );
+    }
+
+    #[test]
     fn defaults_apply_only_when_absent() {
         let mut d = Definitions::quiet();
         let g = d.roster_group(&key("a"), "a", 2);
@@ -531,6 +585,18 @@ mod tests {
         d.merge(g, Field::Tags, "tags", DefValue::Text("x,y".into()), 3);
         assert_eq!(d.get(&key("a")).tags.as_deref(), Some("x,y"));
         assert_eq!(d.get(&key("unknown")).access, Some(Access::Private));
+    }
+
+    #[test]
+    fn owner_is_a_username_column() {
+        assert_eq!(Field::from_header("Group Owner"), Some(Field::Owner));
+        assert!(Field::Owner.is_definition());
+        assert_eq!(
+            parse_cell(Field::Owner, "owner", "jsmith"),
+            Ok(Some(DefValue::Text("jsmith".into())))
+        );
+        let bad = parse_cell(Field::Owner, "Group Owner", "J Smith").unwrap_err();
+        assert!(bad.contains("Group Owner"), "{bad}");
     }
 
     #[test]
