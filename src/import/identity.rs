@@ -205,12 +205,22 @@ impl Resolver {
                     }
                 } else if self.ctx.plan.check_users || self.ctx.plan.dry_run {
                     // The directory lists every member: the cell names nobody of this org.
-                    Who::Unresolved(Identity::Unseen.reason(true))
+                    self.outsider(Identity::Unseen.reason(true))
                 } else {
                     Who::AsWritten
                 }
             }
         })
+    }
+
+    /// A username that names nobody of this organization: `not_added` for `reason` — unless
+    /// `--invite-external` invites such users (the portal then says who they are).
+    fn outsider(&self, reason: String) -> Who {
+        if self.ctx.plan.invite_external {
+            Who::AsWritten
+        } else {
+            Who::Unresolved(reason)
+        }
     }
 
     /// The directory, read on first need; `None` when the caller may not read it.
@@ -259,7 +269,7 @@ impl Resolver {
                 match identify(&self.ctx, cell).await {
                     Ok(Identity::InOrg(username)) => Who::User(username),
                     Ok(unknown @ (Identity::OtherOrg(_) | Identity::Unseen)) => {
-                        Who::Unresolved(unknown.reason(self.ctx.caller.is_admin))
+                        self.outsider(unknown.reason(self.ctx.caller.is_admin))
                     }
                     // Could not be told: the portal decides, and its refusal is explained.
                     Ok(Identity::Undetermined { .. }) => Who::AsWritten,

@@ -266,6 +266,28 @@ async fn check_users_writes_nothing_for_unknown_users_and_creates_no_group_for_t
 }
 }
 
+on_both_portals! {
+async fn check_users_leaves_users_of_other_organizations_to_invite_external(realism: Realism) {
+    let sim = sim_with(realism, |c| {
+        c.users.push(SimUser {
+            org: Some("partner-org".into()),
+            ..SimUser::new("partner")
+        });
+    })
+    .await;
+    let roster = "group,username\nJoint,ann@uni.edu\nJoint,partner\n";
+    let (run, _dir) = import(&sim, roster, |c| {
+        c.plan.check_users = true;
+        c.plan.invite_external = true;
+    })
+    .await;
+    assert_exit(&run.outcome, Exit::Success);
+    assert_eq!(run.lines[&2].status, "added");
+    assert_eq!(run.lines[&3].status, "invited");
+    assert_eq!(sim.stats().by_endpoint["invite"], 1);
+}
+}
+
 /// `--check-users` for a caller who may not read the directory: each user is looked up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_users_without_the_directory_looks_each_user_up_once() {
