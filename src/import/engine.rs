@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::import::context::RunContext;
 use crate::import::export;
-use crate::import::lifecycle::{self, Handovers};
 use crate::import::identity::{Named, Who};
+use crate::import::lifecycle::{self, Handovers};
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};

@@ -225,7 +225,7 @@ mod tests {
     use crate::import::context::Caller;
     use crate::import::resolve::{ResolveError, resolve};
     use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
-    use crate::roster::{Definitions, GroupRef};
+    use crate::roster::{Definitions, GroupRef, MatchBy};
     use crate::sim::{RunningSim, SimConfig, SimUser};
 
     /// The admin's context, allowed one more group than it has (none).
@@ -254,6 +254,7 @@ mod tests {
             client,
             caller,
             plan,
+            MatchBy::default(),
             Definitions::logged(),
             None,
             Vec::new(),

@@ -12,8 +12,8 @@
 
 mod context;
 mod engine;
-mod identity;
 pub mod export;
+mod identity;
 mod invite;
 mod lifecycle;
 mod members;
