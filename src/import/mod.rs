@@ -4,6 +4,8 @@
 //! emits exactly one results row per roster row.
 //!
 //! - [`run`]: one whole `bulk-groups import` — lock, preflight, engine, summary, exit code.
+//! - `identity`: whom each row's username cell names (`--match-by`, the organization's
+//!   directory, `--check-users`), settled before the engine diffs its group.
 //! - `engine`: the single-owner main loop (rows in, tasks out, results out).
 //! - `resolve`: group lookup and creation. `members`: addUsers and `notAdded` diagnosis.
 //! - `sync`: the removal plan and its guard. `context`: what all tasks share.
