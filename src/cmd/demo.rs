@@ -26,7 +26,7 @@ pub fn main(args: &DemoArgs) -> Exit {
     };
     let interrupted = demo.report.verdict.has(Cause::Interrupted);
     let outcome = conclude(demo.report, None);
-    eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
+    outcome.summary.print(outcome.results.as_deref());
     eprintln!("groups in the simulated portal afterwards:");
     for line in &demo.groups {
         eprintln!("{line}");

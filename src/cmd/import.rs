@@ -34,7 +34,7 @@ pub fn main(args: &ImportArgs) -> Exit {
     let config = match ImportConfig::from_args(args, &ProcessEnvironment) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::error(&e.to_string());
             let mut summary = Summary::new(redact(&args.portal), args.roster.clone(), args.dry_run);
             summary.error = Some(e.to_string());
             let verdict = Verdict::from(e.cause());
@@ -43,7 +43,7 @@ pub fn main(args: &ImportArgs) -> Exit {
             if let Some(path) = &args.summary_json
                 && let Err(write_error) = summary.write_json(path)
             {
-                eprintln!("error: {write_error}");
+                logging::error(&write_error.to_string());
             }
             return exit;
         }
@@ -51,7 +51,7 @@ pub fn main(args: &ImportArgs) -> Exit {
     let quiet = output.quiet;
     let outcome = block_on(run(config, interrupt_token()));
     if !(quiet && outcome.exit == Exit::Success) {
-        eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
+        outcome.summary.print(outcome.results.as_deref());
     }
     outcome.exit
 }

@@ -108,7 +108,7 @@ pub(crate) fn interrupt_token() -> CancellationToken {
                     if count == 1 {
                         handle.cancel();
                     } else {
-                        eprintln!("interrupted again: stopping now");
+                        crate::report::logging::error("interrupted again: stopping now");
                         std::process::exit(i32::from(exit_for(&Cause::Interrupted.into()).code()));
                     }
                 }

@@ -17,7 +17,7 @@ pub fn main(args: &ValidateArgs) -> Exit {
     match config::roster_options(&args.roster_args) {
         Ok(options) => run(&config::roster_source(&args.roster), &options, 0),
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::error(&e.to_string());
             exit_for(&e.cause().into())
         }
     }
@@ -30,15 +30,15 @@ pub fn run(source: &Source, options: &RosterOptions, min_rows: u64) -> Exit {
     let mut lock = stdout.lock();
     let verdict = match crate::validate::run(source, options, &mut lock) {
         Ok(report) if report.stats.rows < min_rows => {
-            eprintln!(
-                "error: {} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
+            logging::error(&format!(
+                "{} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
                 report.source, report.stats.rows
-            );
+            ));
             Cause::Unusable.into()
         }
         Ok(report) => report.verdict(),
         Err(error) => {
-            eprintln!("error: {error}");
+            logging::error(&error.to_string());
             Cause::Unusable.into()
         }
     };

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::dialect::{self, CountingReader, DecodingReader, Dialect, Encoding};
-use super::model::MatchBy;
 use super::error::RosterError;
 use super::header::{ColumnMap, thousands};
+use super::model::MatchBy;
 use super::records::{MAX_RECORD_FIELDS, RawRecord, RecordReader};
 
 /// Where the roster is read from.

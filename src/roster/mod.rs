@@ -23,4 +23,4 @@ pub use error::RosterError;
 pub use header::{ColumnMap, Field, quoted_list};
 pub use input::{RosterOptions, Source};
 pub use model::*;
-pub use reader::{RosterReader, RosterStats, scan_definitions};
+pub use reader::{RosterReader, RosterStats, Scan, scan, scan_definitions};
