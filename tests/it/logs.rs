@@ -1,0 +1,181 @@
+//! stderr as a scheduler's log sees it (product spec §7): not a terminal, so every line is
+//! timestamped, no escape codes, a plain progress line every ~10 s; with `--log-format json`
+//! every line is a JSON object, the end-of-run summary included.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::bulk_groups_cmd;
+use crate::support::*;
+use bulk_groups::sim::RunningSim;
+
+fn import_cmd(sim: &RunningSim, roster: &Path, results: &Path) -> Command {
+    let mut cmd = bulk_groups_cmd();
+    cmd.arg("import")
+        .arg(roster)
+        .args(["--portal", &sim.url, "--username", "admin"])
+        .arg("--results")
+        .arg(results)
+        .env("ARCGIS_PASSWORD", "admin-password");
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// `2026-05-04T02:00:13Z ` at the start of `line`.
+fn starts_with_timestamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.into_iter().all(|i| b[i].is_ascii_digit());
+    b.len() > 21
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && &line[19..21] == "Z "
+}
+
+/// The figures of a `progress: 6/11 rows (54 %), 0.6 rows/s, ETA 9 s, 1.0 req/s, 0 throttled`
+/// line: rows done, total and percentage; `None` when the line has another shape.
+fn progress_figures(line: &str) -> Option<(u64, u64, u64)> {
+    let rest = line.split_once("progress: ")?.1;
+    let (done, rest) = rest.split_once('/')?;
+    let (total, rest) = rest.split_once(" rows (")?;
+    let (percent, rest) = rest.split_once(" %), ")?;
+    let (rows_rate, rest) = rest.split_once(" rows/s, ETA ")?;
+    let (_eta, rest) = rest.split_once(", ")?;
+    let (req_rate, rest) = rest.split_once(" req/s, ")?;
+    let throttled = rest.strip_suffix(" throttled")?;
+    let number = |s: &str| s.parse::<f64>().is_ok();
+    (number(rows_rate) && number(req_rate) && throttled.parse::<u64>().is_ok()).then_some(())?;
+    Some((
+        done.parse().ok()?,
+        total.parse().ok()?,
+        percent.parse().ok()?,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_log_has_timestamps_a_plain_progress_line_and_no_escape_codes() {
+    let users = [
+        "amy", "bo", "cy", "di", "ed", "flo", "gus", "hal", "ivy", "jo", "kim",
+    ];
+    let sim = start_sim(sim_config(&users)).await;
+    let dir = Workdir::new();
+    let roster: String = std::iter::once("group,username\n".to_owned())
+        .chain(users.iter().map(|u| format!("Night Shift,{u}\n")))
+        .collect();
+    let roster = dir.write("night.csv", &roster);
+    // One request per second, one membership per request: the run outlasts the first
+    // progress interval (10 s).
+    let out = import_cmd(&sim, &roster, &dir.path("night.results.csv"))
+        .args(["--rate", "1", "--chunk-size", "1"])
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains('\u{1b}'), "no escape codes: {text}");
+    for line in text.lines() {
+        assert!(starts_with_timestamp(line), "not timestamped: {line:?}");
+    }
+    let progress: Vec<(u64, u64, u64)> = text.lines().filter_map(progress_figures).collect();
+    assert!(!progress.is_empty(), "no progress line: {text}");
+    for (done, total, percent) in progress {
+        assert_eq!(total, users.len() as u64, "{text}");
+        assert_eq!(percent, done * 100 / total, "{text}");
+    }
+    // The summary is stamped too.
+    assert!(text.lines().any(|l| l.ends_with(" exit code 0")), "{text}");
+}
+
+/// Every line of `text` as JSON; fails on any line that is not.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_put_nothing_but_json_on_stderr_the_summary_included() {
+    let sim = start_sim(sim_config(&["amy", "bo"])).await;
+    let dir = Workdir::new();
+    // A warning (unknown column), an invalid row and a user the portal refuses: some of each
+    // kind of line a run writes.
+    let roster = dir.write(
+        "r.csv",
+        "group,username,shoe size\nLab,amy,40\nLab,bo,41\n,nobody,42\nLab,ghost,43\n",
+    );
+    let out = import_cmd(&sim, &roster, &dir.path("r.results.csv"))
+        .args(["--log-format", "json", "--progress", "always"])
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let events = json_lines(&text);
+    assert!(events.len() > 2, "{text}");
+    let summaries: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "run summary")
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary event: {text}");
+    let summary = &summaries[0]["fields"];
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["counts"]["added"], 2);
+    assert_eq!(summary["counts"]["invalid"], 1);
+    assert_eq!(summary["roster"]["rows"], 4);
+    assert!(
+        summary["results"]
+            .as_str()
+            .unwrap()
+            .ends_with("r.results.csv")
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["timestamp"].is_string() && e["level"].is_string())
+    );
+
+    // A usage error (no credentials) is JSON too.
+    let out = bulk_groups_cmd()
+        .args(["import", "r.csv", "--log-format", "json"])
+        .current_dir(dir.dir.path())
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let events = json_lines(&text);
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["level"], "ERROR");
+    assert!(
+        events[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("credentials"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_says_nothing_about_speed() {
+    let sim = start_sim(sim_config(&["amy"])).await;
+    let dir = Workdir::new();
+    let roster = dir.write("r.csv", "group,username\nLab,amy\n");
+    let out = import_cmd(&sim, &roster, &dir.path("plan.csv"))
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("would_add 1"), "{text}");
+    assert!(!text.contains("memberships/s"), "{text}");
+}
