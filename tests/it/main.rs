@@ -3,6 +3,7 @@
 
 mod cli_help;
 mod cli_process;
+mod connection_errors;
 mod hardening;
 mod import_basics;
 mod import_faults;
