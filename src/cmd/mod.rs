@@ -3,9 +3,6 @@
 //! library below it never prints to stdout and never exits the process. [`exit_for`] is the one
 //! place where what happened becomes an exit code.
 
-use std::io::Write;
-
-use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +10,7 @@ use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 
 pub mod demo;
+pub mod docs;
 pub mod import;
 pub mod validate;
 
@@ -22,42 +20,8 @@ pub fn main(cli: Cli) -> Exit {
         Command::Import(args) => import::main(&args),
         Command::Validate(args) => validate::main(&args),
         Command::Demo(args) => demo::main(&args),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "bulk-groups",
-                &mut std::io::stdout(),
-            );
-            Exit::Success
-        }
-        Command::Man { command } => man(command.as_deref()),
-    }
-}
-
-/// The top-level man page, or `bulk-groups-<command>(1)` for a subcommand.
-fn man(command: Option<&str>) -> Exit {
-    let top = Cli::command();
-    let page_for = match command {
-        None => top,
-        Some(name) => match top.find_subcommand(name) {
-            // clap names are 'static; this runs once per process.
-            Some(sub) => sub.clone().name(&*format!("bulk-groups-{name}").leak()),
-            None => {
-                eprintln!(
-                    "error: no subcommand {name:?}; try import, validate, demo or completions"
-                );
-                return exit_for(&Cause::Unusable.into());
-            }
-        },
-    };
-    let mut page = Vec::new();
-    let written = clap_mangen::Man::new(page_for).render(&mut page).is_ok()
-        && std::io::stdout().write_all(&page).is_ok();
-    if written {
-        Exit::Success
-    } else {
-        exit_for(&Cause::Unusable.into())
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { command } => docs::man(command.as_deref()),
     }
 }
 
