@@ -476,25 +476,29 @@ impl PortalError {
     pub(crate) fn from_reqwest(kind: RequestKind, err: reqwest::Error) -> PortalError {
         let timeout = err.is_timeout();
         let connect = err.is_connect();
+        // Only the host and port of the URL are kept, to name the server.
         let server = err.url().and_then(|url| {
-            let host = url.host()?.to_owned();
-            let name = url.host_str()?.to_owned();
-            Some((name, url.port_or_known_default(), host))
+            let host = url.host_str()?;
+            let address = match url.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            Some((host.to_owned(), address, url.host()?.to_owned()))
         });
         let err = err.without_url();
-        if connect && let Some((host, port, parsed)) = server {
+        if connect && let Some((host, address, parsed)) = &server {
             if let Some(message) = dns_failure(&err) {
                 return PortalError::HostNotFound {
                     kind,
-                    host,
+                    host: host.clone(),
                     message,
                 };
             }
             if speaks_plain_http(&err) {
                 return PortalError::PlainHttp {
                     kind,
-                    server: port.map_or_else(|| host.clone(), |port| format!("{host}:{port}")),
-                    loopback: super::url::is_loopback_host(&parsed),
+                    server: address.clone(),
+                    loopback: super::url::is_loopback_host(parsed),
                 };
             }
         }
@@ -513,6 +517,9 @@ impl PortalError {
                 kind,
                 message: message[at..].to_owned(),
             };
+        }
+        if connect && let Some((_, address, _)) = &server {
+            message = format!("cannot connect to {address}: {message}");
         }
         PortalError::Transport {
             kind,

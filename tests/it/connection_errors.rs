@@ -100,3 +100,25 @@ async fn a_portal_without_a_scheme_is_https() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(members_of(&sim, "Lab").0, ["amy"]);
 }
+
+#[test]
+fn a_refused_connection_names_the_server() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = Workdir::new();
+    let out = import_at(
+        &format!("http://127.0.0.1:{port}"),
+        &dir,
+        &["--retries", "0"],
+    );
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains(&format!("cannot connect to 127.0.0.1:{port}: ")),
+        "{text}"
+    );
+}
