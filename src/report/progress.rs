@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -279,8 +280,7 @@ impl Progress {
                 }
             }
             Mode::Lines => {
-                let json = output.json_logs;
-                let ticker = tokio::spawn(every_interval(meter, move |f| log_line(&f, json)));
+                let ticker = tokio::spawn(every_interval(meter, |f| log_line(&f)));
                 Progress {
                     bar: None,
                     ticker: Some(ticker),
@@ -315,22 +315,22 @@ async fn every_interval(mut meter: Meter, emit: impl Fn(Figures)) {
     }
 }
 
-/// One progress log line: the plain text, plus the figures as fields for JSON logs.
-fn log_line(figures: &Figures, json: bool) {
+/// One progress line in the log's style ([`super::logging::emit`], so `-q` with
+/// `--progress always` keeps it): the plain text, with the figures as fields in JSON.
+fn log_line(figures: &Figures) {
     let line = figures.plain();
-    if json {
-        tracing::info!(
-            rows_done = figures.done,
-            rows_total = figures.total,
-            rows_per_second = figures.rows_per_second,
-            eta_seconds = figures.eta_seconds(),
-            requests_per_second = figures.requests_per_second,
-            throttled = figures.throttled,
-            "{line}"
-        );
-    } else {
-        tracing::info!("{line}");
-    }
+    let fields = [
+        ("rows_done", json!(figures.done)),
+        ("rows_total", json!(figures.total)),
+        ("rows_per_second", json!(figures.rows_per_second)),
+        ("eta_seconds", json!(figures.eta_seconds())),
+        ("requests_per_second", json!(figures.requests_per_second)),
+        ("throttled", json!(figures.throttled)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    super::logging::emit(tracing::Level::INFO, &line, &line, fields);
 }
 
 #[cfg(test)]

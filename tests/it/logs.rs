@@ -3,7 +3,7 @@
 //! every line is a JSON object, the end-of-run summary included.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -72,18 +72,35 @@ async fn a_cron_log_has_timestamps_a_plain_progress_line_and_no_escape_codes() {
     ];
     let sim = start_sim(sim_config(&users)).await;
     let dir = Workdir::new();
-    let roster: String = std::iter::once("group,username\n".to_owned())
-        .chain(users.iter().map(|u| format!("Night Shift,{u}\n")))
-        .collect();
-    let roster = dir.write("night.csv", &roster);
-    // One request per second, one membership per request: the run outlasts the first
-    // progress interval (10 s).
-    let out = import_cmd(&sim, &roster, &dir.path("night.results.csv"))
-        .args(["--rate", "1", "--chunk-size", "1"])
-        .output()
-        .unwrap();
-    let text = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let roster = |group: &str| -> String {
+        std::iter::once("group,username\n".to_owned())
+            .chain(users.iter().map(|u| format!("{group},{u}\n")))
+            .collect()
+    };
+    // One request per second, one membership per request: each run outlasts the first
+    // progress interval (10 s). The JSON run goes at the same time, into another group.
+    let spawn = |name: &str, extra: &[&str]| {
+        let roster = dir.write(&format!("{name}.csv"), &roster(name));
+        import_cmd(&sim, &roster, &dir.path(&format!("{name}.results.csv")))
+            .args(["--rate", "1", "--chunk-size", "1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let plain = spawn("Night", &[]);
+    let json = spawn(
+        "Night JSON",
+        &["--log-format", "json", "-q", "--progress", "always"],
+    );
+    let (plain, json) = (
+        plain.wait_with_output().unwrap(),
+        json.wait_with_output().unwrap(),
+    );
+
+    let text = stderr(&plain);
+    assert_eq!(plain.status.code(), Some(0), "{text}");
     assert!(!text.contains('\u{1b}'), "no escape codes: {text}");
     for line in text.lines() {
         assert!(starts_with_timestamp(line), "not timestamped: {line:?}");
@@ -96,6 +113,19 @@ async fn a_cron_log_has_timestamps_a_plain_progress_line_and_no_escape_codes() {
     }
     // The summary is stamped too.
     assert!(text.lines().any(|l| l.ends_with(" exit code 0")), "{text}");
+
+    // JSON, quiet, progress forced: only the progress events, each with its figures.
+    let text = stderr(&json);
+    assert_eq!(json.status.code(), Some(0), "{text}");
+    let events = json_lines(&text);
+    assert!(!events.is_empty(), "no progress event: {text}");
+    for event in events {
+        let fields = &event["fields"];
+        let message = fields["message"].as_str().unwrap();
+        assert!(progress_figures(message).is_some(), "{message}");
+        assert_eq!(fields["rows_total"], users.len(), "{event}");
+        assert!(fields["rows_done"].is_u64() && fields["requests_per_second"].is_f64());
+    }
 }
 
 /// Every line of `text` as JSON; fails on any line that is not.
