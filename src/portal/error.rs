@@ -65,7 +65,7 @@ pub enum PortalError {
         ambiguous: bool,
     },
     /// The portal's host name could not be resolved: a typo in the URL, or no DNS. Retried
-    /// once only (see [`PortalError::retries_allowed`]): a resolver may fail for a moment, a
+    /// once only (`retries_allowed`): a resolver may fail for a moment, a
     /// misspelt name never resolves.
     #[error(
         "{kind}: the host name {host} could not be resolved ({message}); check the spelling of the portal URL (--portal or ARCGIS_PORTAL) and this machine's DNS"
