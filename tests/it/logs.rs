@@ -209,3 +209,22 @@ async fn a_dry_run_says_nothing_about_speed() {
     assert!(text.contains("would_add 1"), "{text}");
     assert!(!text.contains("memberships/s"), "{text}");
 }
+
+#[test]
+fn the_demo_keeps_to_json_too() {
+    let dir = Workdir::new();
+    let out = bulk_groups_cmd()
+        .args(["demo", "--log-format", "json", "--results"])
+        .arg(dir.path("demo.results.csv"))
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let messages: Vec<String> = json_lines(&text)
+        .iter()
+        .map(|e| e["fields"]["message"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in ["run summary", "groups in the simulated portal afterwards"] {
+        assert!(messages.iter().any(|m| m == expected), "{text}");
+    }
+}
