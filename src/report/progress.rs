@@ -46,8 +46,9 @@ const BAR_INTERVAL: Duration = Duration::from_millis(200);
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// The terminal line never exceeds this many columns, spinner included.
 pub const LINE_WIDTH: usize = 80;
-/// The widest bar; narrower when the figures need the room, none below [`MIN_BAR`].
-const MAX_BAR: usize = 30;
+/// The bar's width, brackets included; narrower when the figures need the room, none below
+/// [`MIN_BAR`].
+const MAX_BAR: usize = 22;
 const MIN_BAR: usize = 8;
 
 /// The progress figures at one moment.
@@ -107,17 +108,19 @@ impl Figures {
     }
 
     /// The terminal text after the spinner, at most `width` columns: a bar (when there is a
-    /// total and room for it), then the rows, the ETA, requests/s and throttled.
+    /// total and room for it), then the rows, the ETA, requests/s and throttled. The rows done
+    /// are padded to the total's width so the bar keeps its size as they grow.
     fn terminal(&self, width: usize) -> String {
-        let text = match self.total {
-            Some(_) => format!(
-                "{}, ETA {}, {} req/s, {} throttled",
-                self.rows(),
+        let digits = self.total.unwrap_or(0).to_string().len();
+        let text = match (self.total, self.percent()) {
+            (Some(total), Some(percent)) => format!(
+                "{:>digits$}/{total} rows ({percent} %), ETA {}, {} req/s, {} throttled",
+                self.done,
                 self.eta(),
                 rate(self.requests_per_second),
                 self.throttled
             ),
-            None => format!(
+            _ => format!(
                 "{} done, {} rows/s, {} req/s, {} throttled",
                 self.rows(),
                 rate(self.rows_per_second),
@@ -410,10 +413,15 @@ mod tests {
                 line.chars().count()
             );
         }
-        // The bar takes the room the figures leave, 54 % of it filled.
+        // The bar takes the room the figures leave, 54 % of it filled; the rows done are
+        // padded to the total's width, so the bar keeps its place as they grow.
         assert_eq!(
             figures(6550, Some(12000)).terminal(LINE_WIDTH - 2),
-            "[##########----------] 6550/12000 rows (54 %), ETA 21 s, 18 req/s, 0 throttled"
+            "[##########---------]  6550/12000 rows (54 %), ETA 21 s, 18 req/s, 0 throttled"
+        );
+        assert_eq!(
+            figures(1200, Some(12000)).terminal(LINE_WIDTH - 2),
+            "[#------------------]  1200/12000 rows (10 %), ETA 42 s, 18 req/s, 0 throttled"
         );
         let stdin = figures(6550, None).terminal(LINE_WIDTH - 2);
         assert_eq!(stdin, "6550 rows done, 260 rows/s, 18 req/s, 0 throttled");
