@@ -48,9 +48,13 @@ Examples:
   bulk-groups validate roster.csv
   bulk-groups validate --encoding windows-1252 --delimiter ';' export.csv
   bulk-groups validate --groups groups.csv roster.csv
+  bulk-groups validate sis-export.csv --column username=\"Student Email\" \\
+      --group-title '{Course} {Section} - Spring 2026' --role-map Student=member,Instructor=admin
+  bulk-groups validate roster.xlsx --sheet Roster
+  bulk-groups validate sis-export.csv --profile sis.toml
 
-Exit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable (unreadable, empty, or a
-required column missing or ambiguous).";
+Exit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable (unreadable, not a CSV or
+spreadsheet, a required column missing or ambiguous, fewer rows than --min-rows).";
 
 const DEMO_HELP: &str = "\
 Starts a simulated portal on a loopback port inside the process and imports the bundled samples
@@ -91,7 +95,7 @@ pub enum Command {
     Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(after_help = VALIDATE_HELP)]
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
     #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
@@ -112,24 +116,47 @@ pub enum Command {
     },
 }
 
-/// Roster parsing options, shared by `import` and `validate`.
+/// Roster parsing and mapping options, shared by `import` and `validate`. Every one of them may
+/// also come from `--profile`; a flag given here wins over the profile.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Roster")]
 pub struct RosterArgs {
     /// Field delimiter (`,` `;` `|` or `tab`); detected from the header line when not given.
     #[arg(long, value_name = "C")]
     pub delimiter: Option<String>,
-    /// Text encoding of the roster; never guessed.
-    #[arg(long, value_name = "ENCODING", default_value = "utf-8", value_parser = ["utf-8", "windows-1252"])]
-    pub encoding: String,
+    /// Text encoding of the roster, `utf-8` (the default) or `windows-1252`; never guessed.
+    #[arg(long, value_name = "ENCODING", value_parser = ["utf-8", "windows-1252"])]
+    pub encoding: Option<String>,
     /// CSV of group definitions, one row per group; its values win over the roster's.
     #[arg(long, value_name = "FILE")]
     pub groups: Option<PathBuf>,
-    /// How the username column names people: `auto` reads portal usernames, and resolves cells
-    /// that look like e-mail addresses through the organization's user directory when no such user
-    /// exists; `email` and `idp` always resolve through the directory; `username` never does.
-    #[arg(long, value_name = "HOW", default_value = "auto", value_parser = crate::roster::MatchBy::NAMES)]
-    pub match_by: String,
+    /// How the username column names people: `auto` (the default) reads portal usernames, and
+    /// resolves cells that look like e-mail addresses through the organization's user directory
+    /// when no such user exists; `email` and `idp` always resolve through the directory;
+    /// `username` never does.
+    #[arg(long, value_name = "HOW", value_parser = crate::roster::MatchBy::NAMES)]
+    pub match_by: Option<String>,
+    /// Read FIELD (group, group_id, username, role or a group-definition column) from the column
+    /// whose header is HEADER (exact text, case aside), e.g. --column username="Student Email".
+    /// Repeatable.
+    #[arg(long = "column", value_name = "FIELD=HEADER")]
+    pub columns: Vec<String>,
+    /// Build each group's title from other columns: `{Header}` placeholders, e.g.
+    /// '{Course} {Section} - Spring 2026'. A row whose placeholder cell is empty is invalid.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub group_title: Option<String>,
+    /// Map the roster's role values (case aside) to member or admin, e.g.
+    /// Student=member,Instructor=admin,TA=admin. Other values must be member or admin.
+    #[arg(long, value_name = "VALUE=ROLE,…")]
+    pub role_map: Vec<String>,
+    /// The worksheet of an .xlsx/.xlsm/.xls/.ods roster, by name or number (1 = first); the first
+    /// sheet when not given.
+    #[arg(long, value_name = "NAME|N")]
+    pub sheet: Option<String>,
+    /// A TOML file holding any of these roster settings (column, group_title, role_map, match_by,
+    /// delimiter, encoding, sheet, groups), so a cron line stays short; flags win over it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub profile: Option<PathBuf>,
 }
 
 /// stderr output options.
@@ -284,6 +311,9 @@ pub struct ValidateArgs {
     /// The roster CSV (`-` for stdin).
     #[arg(value_name = "ROSTER|-")]
     pub roster: String,
+    /// Fewer data rows than this is an error (exit 2), as `import --min-rows` refuses it.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_rows: u64,
     #[command(flatten)]
     pub roster_args: RosterArgs,
     #[command(flatten)]

@@ -13,7 +13,9 @@ use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
 use crate::outcome::Cause;
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
 use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
-use crate::roster::{Encoding, RosterOptions, Source};
+use crate::roster::{
+    ColumnMapping, Encoding, MatchBy, RoleMap, RosterOptions, Source, TitleTemplate,
+};
 
 /// A configuration error: the user asked for something impossible, so the run is unusable
 /// (exit 2) before any file or portal is touched.
@@ -241,25 +243,140 @@ pub fn roster_source(arg: &str) -> Source {
     }
 }
 
-/// Build the roster parsing options.
+/// `--profile FILE.toml`: the roster settings of [`RosterArgs`], kept in a file so that a cron
+/// line stays short (product spec §2.4). Unknown keys are refused, naming the key.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    /// `[column]` FIELD = "HEADER"
+    #[serde(default)]
+    column: std::collections::BTreeMap<String, String>,
+    group_title: Option<String>,
+    /// `[role_map]` VALUE = "ROLE"
+    #[serde(default)]
+    role_map: std::collections::BTreeMap<String, String>,
+    match_by: Option<String>,
+    delimiter: Option<String>,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    /// Relative to the profile's directory.
+    groups: Option<PathBuf>,
+}
+
+impl Profile {
+    fn load(path: &Path) -> Result<Profile, ConfigError> {
+        let file = |why: String| {
+            ConfigError::new(
+                ConfigErrorKind::File,
+                format!(
+                    "--profile {}: {why}",
+                    crate::roster::escape_controls(&path.display().to_string())
+                ),
+            )
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+        let mut profile: Profile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim_end();
+            file(match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message.to_owned(),
+            })
+        })?;
+        if let (Some(groups), Some(dir)) = (&mut profile.groups, path.parent()) {
+            *groups = dir.join(&*groups);
+        }
+        Ok(profile)
+    }
+}
+
+/// Build the roster parsing options: the flags, then `--profile`, then the defaults.
 pub fn roster_options(args: &RosterArgs) -> Result<RosterOptions, ConfigError> {
-    let delimiter = match args.delimiter.as_deref() {
+    let profile = match &args.profile {
+        Some(path) => Profile::load(path)?,
+        None => Profile::default(),
+    };
+    let delimiter = match args.delimiter.as_ref().or(profile.delimiter.as_ref()) {
         None => None,
         Some(d) => Some(parse_delimiter(d)?),
     };
-    let encoding: Encoding = args
-        .encoding
-        .parse()
-        .map_err(|_| bad_value(format!("unknown --encoding {:?}", args.encoding)))?;
+    let encoding = args.encoding.as_ref().or(profile.encoding.as_ref());
+    let encoding: Encoding = match encoding {
+        None => Encoding::default(),
+        Some(e) => e
+            .parse()
+            .map_err(|_| bad_value(format!("unknown --encoding {e:?}")))?,
+    };
+    let match_by = match args.match_by.as_ref().or(profile.match_by.as_ref()) {
+        None => MatchBy::default(),
+        Some(m) => m.parse().map_err(|_| {
+            bad_value(format!(
+                "unknown --match-by {m:?}: use one of {}",
+                MatchBy::NAMES.join(", ")
+            ))
+        })?,
+    };
     Ok(RosterOptions {
         delimiter,
         encoding,
-        groups_file: args.groups.clone(),
-        match_by: args
-            .match_by
-            .parse()
-            .map_err(|_| bad_value(format!("unknown --match-by {:?}", args.match_by)))?,
+        groups_file: args.groups.clone().or(profile.groups),
+        match_by,
+        columns: column_mappings(&args.columns, &profile.column)?,
+        group_title: args
+            .group_title
+            .as_ref()
+            .or(profile.group_title.as_ref())
+            .map(|t| TitleTemplate::parse(t))
+            .transpose()
+            .map_err(bad_value)?,
+        role_map: role_map(&args.role_map, &profile.role_map)?,
+        sheet: args.sheet.clone().or(profile.sheet),
     })
+}
+
+/// `--column` flags over the profile's `[column]` table, field by field. One field mapped twice
+/// by flags is a usage error; `--column group=…` and `--group-title` are not, the title wins.
+fn column_mappings(
+    flags: &[String],
+    profile: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<ColumnMapping>, ConfigError> {
+    let mut from_flags: Vec<ColumnMapping> = Vec::new();
+    for spec in flags {
+        let mapping = ColumnMapping::parse(spec).map_err(bad_value)?;
+        if from_flags.iter().any(|m| m.field == mapping.field) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Conflict,
+                format!("--column {} is given twice", mapping.field),
+            ));
+        }
+        from_flags.push(mapping);
+    }
+    let mut mappings = Vec::new();
+    for (field, header) in profile {
+        let mapping = ColumnMapping::new(field, header).map_err(bad_value)?;
+        if !from_flags.iter().any(|m| m.field == mapping.field) {
+            mappings.push(mapping);
+        }
+    }
+    mappings.extend(from_flags);
+    Ok(mappings)
+}
+
+/// The profile's `[role_map]` table, then every `--role-map` flag over it, value by value.
+fn role_map(
+    flags: &[String],
+    profile: &std::collections::BTreeMap<String, String>,
+) -> Result<RoleMap, ConfigError> {
+    let mut map = RoleMap::default();
+    for (value, role) in profile {
+        map.insert(value, role).map_err(bad_value)?;
+    }
+    for spec in flags {
+        map.overlay(&RoleMap::parse(spec).map_err(bad_value)?);
+    }
+    Ok(map)
 }
 
 fn parse_delimiter(d: &str) -> Result<u8, ConfigError> {
@@ -633,5 +750,115 @@ mod tests {
         assert_eq!(c.results, ResultsTarget::Path("roster.results.csv".into()));
         let c = config(&["x.csv", "--results", "-"], &[("ARCGIS_API_KEY", "k")]).unwrap();
         assert_eq!(c.results, ResultsTarget::Stdout);
+    }
+
+    fn validate_options(args: &[&str]) -> Result<RosterOptions, ConfigError> {
+        let cli =
+            Cli::try_parse_from(["bulk-groups", "validate"].iter().chain(args)).expect("parses");
+        let Command::Validate(validate) = cli.command else {
+            unreachable!()
+        };
+        roster_options(&validate.roster_args)
+    }
+
+    #[test]
+    fn a_profile_holds_roster_settings_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("sis.toml");
+        std::fs::write(
+            &profile,
+            "group_title = '{Course} {Section}'\nmatch_by = 'email'\nencoding = 'windows-1252'\n\
+             sheet = 'Roster'\ngroups = 'groups.csv'\n\
+             [column]\nusername = 'Student Email'\nrole = 'Enrollment Role'\n\
+             [role_map]\nStudent = 'member'\nTA = 'member'\n",
+        )
+        .unwrap();
+        let path = profile.to_str().unwrap();
+        let o = validate_options(&["r.csv", "--profile", path]).unwrap();
+        assert_eq!(o.match_by, MatchBy::Email);
+        assert_eq!(o.encoding, Encoding::Windows1252);
+        assert_eq!(o.sheet.as_deref(), Some("Roster"));
+        assert_eq!(o.groups_file, Some(dir.path().join("groups.csv")));
+        assert_eq!(
+            o.group_title.as_ref().map(TitleTemplate::as_str),
+            Some("{Course} {Section}")
+        );
+        assert_eq!(o.role_map.get("ta"), Some(crate::roster::Role::Member));
+        let header = |o: &RosterOptions, f: crate::roster::Field| {
+            o.columns
+                .iter()
+                .find(|m| m.field == f)
+                .map(|m| m.header.clone())
+        };
+        assert_eq!(
+            header(&o, crate::roster::Field::Username).as_deref(),
+            Some("Student Email")
+        );
+
+        let o = validate_options(&[
+            "r.csv",
+            "--profile",
+            path,
+            "--match-by",
+            "auto",
+            "--encoding",
+            "utf-8",
+            "--column",
+            "username=Login",
+            "--role-map",
+            "TA=admin",
+            "--group-title",
+            "{Course}",
+        ])
+        .unwrap();
+        assert_eq!(o.match_by, MatchBy::Auto);
+        assert_eq!(o.encoding, Encoding::Utf8);
+        assert_eq!(
+            header(&o, crate::roster::Field::Username).as_deref(),
+            Some("Login")
+        );
+        assert_eq!(
+            header(&o, crate::roster::Field::Role).as_deref(),
+            Some("Enrollment Role"),
+            "the profile's other columns stay"
+        );
+        assert_eq!(o.role_map.get("TA"), Some(crate::roster::Role::Admin));
+        assert_eq!(o.role_map.get("Student"), Some(crate::roster::Role::Member));
+        assert_eq!(
+            o.group_title.as_ref().map(TitleTemplate::as_str),
+            Some("{Course}")
+        );
+    }
+
+    #[test]
+    fn profile_and_mapping_mistakes_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("p.toml");
+        std::fs::write(&profile, "match_by = 'email'\ngroup-title = '{Course}'\n").unwrap();
+        let e = validate_options(&["r.csv", "--profile", profile.to_str().unwrap()]).unwrap_err();
+        assert_eq!(e.kind(), ConfigErrorKind::File);
+        assert!(
+            e.to_string()
+                .contains("line 2: unknown field `group-title`"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e = validate_options(&["r.csv", "--profile", "/no/such.toml"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--profile /no/such.toml: "),
+            "{e}"
+        );
+        for (args, part) in [
+            (&["r.csv", "--column", "username"][..], "FIELD=HEADER"),
+            (
+                &["r.csv", "--column", "user=A", "--column", "username=B"],
+                "given twice",
+            ),
+            (&["r.csv", "--group-title", "Spring"], "names no column"),
+            (&["r.csv", "--role-map", "Student=boss"], "member or admin"),
+        ] {
+            let e = validate_options(args).unwrap_err();
+            assert!(e.to_string().contains(part), "{args:?}: {e}");
+        }
     }
 }

@@ -5,15 +5,55 @@
 //!
 //! Verdict (exit code in `cmd`): 0 when no row is invalid (duplicates are reported but, as in `import`, are not
 //! errors), 1 when some rows are invalid, 2 when the roster cannot be used at all (or has
-//! fewer rows than `--min-rows`).
+//! fewer rows than `--min-rows`, which `import` refuses too).
+//!
+//! It also warns, once each, about username cells that are e-mail addresses or display names
+//! (product spec §2.4) and says what `--match-by` will do with them.
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use crate::outcome::{Cause, Verdict};
 use crate::roster::{
-    Dialect, GroupRef, RosterError, RosterOptions, RosterReader, RosterStats, RowKind, Source,
+    Dialect, GroupRef, MatchBy, RosterError, RosterOptions, RosterReader, RosterStats, RowKind,
+    Source, escape_controls, rules,
 };
+
+/// What `validate` holds a roster to beyond its rows: what `import` would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// Fewer data rows than this is refused, as `import --min-rows` refuses it.
+    pub min_rows: u64,
+    /// How `import` will treat username cells (for the warnings).
+    pub match_by: MatchBy,
+}
+
+/// How many username cells share a trait, and the first of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// How many cells.
+    pub count: u64,
+    /// The first one's line.
+    pub line: u64,
+    /// The first one's value (control characters escaped, at most 80 characters).
+    pub value: String,
+}
+
+impl Sighting {
+    fn see(slot: &mut Option<Sighting>, line: u64, value: &str) {
+        match slot {
+            Some(s) => s.count += 1,
+            None => {
+                *slot = Some(Sighting {
+                    count: 1,
+                    line,
+                    // A cell may be a megabyte long: the example is its start.
+                    value: escape_controls(value).chars().take(80).collect(),
+                })
+            }
+        }
+    }
+}
 
 /// What `validate` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +72,14 @@ pub struct ValidateReport {
     pub unknown_columns: Vec<String>,
     /// Groups the `--groups` file defines that the roster never names.
     pub unused_file_groups: Vec<String>,
+    /// The worksheet read, for a spreadsheet roster.
+    pub sheet: Option<String>,
+    /// What the roster was held to.
+    pub checks: Checks,
+    /// Username cells that look like e-mail addresses.
+    pub email_usernames: Option<Sighting>,
+    /// Username cells with spaces in them (display names, most likely).
+    pub spaced_usernames: Option<Sighting>,
     /// Time spent reading.
     pub elapsed: Duration,
 }
@@ -40,11 +88,18 @@ impl ValidateReport {
     /// Clean when no row is invalid; rows need attention otherwise (duplicates are not
     /// errors).
     pub fn verdict(&self) -> Verdict {
-        if self.stats.invalid > 0 {
+        if self.too_few_rows() {
+            Cause::Unusable.into()
+        } else if self.stats.invalid > 0 {
             Cause::RowsNeedAttention.into()
         } else {
             Verdict::default()
         }
+    }
+
+    /// Whether the roster has fewer data rows than `--min-rows` (`import` refuses it, exit 2).
+    pub fn too_few_rows(&self) -> bool {
+        self.stats.rows < self.checks.min_rows
     }
 
     /// Data rows per second of reading.
@@ -59,16 +114,22 @@ impl ValidateReport {
 pub fn run(
     source: &Source,
     options: &RosterOptions,
+    min_rows: u64,
     out: &mut dyn Write,
 ) -> Result<ValidateReport, RosterError> {
     let reader = RosterReader::open(source, options)?;
-    check(reader, &source.to_string(), out)
+    let checks = Checks {
+        min_rows,
+        match_by: options.match_by,
+    };
+    check(reader, &source.to_string(), checks, out)
 }
 
 /// [`run`] over an already opened reader (embedded samples, tests). `name` labels the roster.
 pub fn check(
     mut reader: RosterReader,
     name: &str,
+    checks: Checks,
     out: &mut dyn Write,
 ) -> Result<ValidateReport, RosterError> {
     let started = Instant::now();
@@ -76,7 +137,17 @@ pub fn check(
         out: io::BufWriter::with_capacity(64 * 1024, out),
         broken: false,
     };
+    let (mut email_usernames, mut spaced_usernames) = (None, None);
     for row in reader.by_ref() {
+        let username = match &row.kind {
+            RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } => &m.username,
+            RowKind::Invalid { username, .. } => username,
+        };
+        if rules::looks_like_email(username) {
+            Sighting::see(&mut email_usernames, row.line, username);
+        } else if username.contains(' ') {
+            Sighting::see(&mut spaced_usernames, row.line, username);
+        }
         match &row.kind {
             RowKind::Membership(_) => {}
             RowKind::Invalid { column, reason, .. } => match column {
@@ -122,6 +193,10 @@ pub fn check(
             .into_iter()
             .map(str::to_owned)
             .collect(),
+        sheet: reader.sheet().map(str::to_owned),
+        checks,
+        email_usernames,
+        spaced_usernames,
         elapsed,
     };
     write_summary(&report, &mut out);
@@ -133,7 +208,10 @@ fn write_summary(r: &ValidateReport, out: &mut Printer<'_>) {
     let s = &r.stats;
     let quoted = crate::roster::quoted_list::<&String>;
     out.line(format_args!("roster:      {}", r.source));
-    out.line(format_args!("dialect:     {}", r.dialect));
+    match &r.sheet {
+        Some(sheet) => out.line(format_args!("sheet:       '{sheet}'")),
+        None => out.line(format_args!("dialect:     {}", r.dialect)),
+    }
     out.line(format_args!("rows:        {}", s.rows));
     out.line(format_args!("groups:      {}", r.groups));
     out.line(format_args!(
@@ -166,6 +244,14 @@ fn write_summary(r: &ValidateReport, out: &mut Printer<'_>) {
         r.elapsed.as_secs_f64(),
         r.rows_per_second()
     ));
+    write_username_warnings(r, out);
+    if r.too_few_rows() {
+        out.line(format_args!(
+            "result: {} data row(s), fewer than --min-rows {}; an import refuses it (exit 2)",
+            s.rows, r.checks.min_rows
+        ));
+        return;
+    }
     match s.invalid {
         0 => out.line(format_args!("result: OK, the roster is ready to import")),
         1 => out.line(format_args!(
@@ -174,6 +260,37 @@ fn write_summary(r: &ValidateReport, out: &mut Printer<'_>) {
         n => out.line(format_args!(
             "result: {n} invalid rows; an import reports them as 'invalid' and exits 1"
         )),
+    }
+}
+
+/// One warning each about e-mail addresses and display names in the username column, saying what
+/// `--match-by` will do with them.
+fn write_username_warnings(r: &ValidateReport, out: &mut Printer<'_>) {
+    if let Some(s) = &r.email_usernames {
+        let fate = match r.checks.match_by {
+            MatchBy::Auto => {
+                "with --match-by auto they will be looked up in the organization's directory when no such username exists"
+            }
+            MatchBy::Username => {
+                "with --match-by username they will be sent as usernames and fail; use --match-by auto or email"
+            }
+            MatchBy::Email => {
+                "with --match-by email they will be resolved to usernames through the organization's directory"
+            }
+            MatchBy::Idp => {
+                "with --match-by idp they will be resolved to usernames through the organization's directory, as identity-provider names"
+            }
+        };
+        out.line(format_args!(
+            "warning: {} username cell(s) look like e-mail addresses, not portal usernames (first: line {}, '{}'); {fate}",
+            s.count, s.line, s.value
+        ));
+    }
+    if let Some(s) = &r.spaced_usernames {
+        out.line(format_args!(
+            "warning: {} username cell(s) hold spaces, like display names (first: line {}, '{}'); no --match-by resolves display names, so these rows are invalid: point --column username=HEADER at a column of usernames or e-mail addresses",
+            s.count, s.line, s.value
+        ));
     }
 }
 
@@ -203,13 +320,22 @@ mod tests {
     use super::*;
 
     fn check_bytes(input: &[u8]) -> (ValidateReport, String) {
+        check_with(input, CHECKS)
+    }
+
+    const CHECKS: Checks = Checks {
+        min_rows: 1,
+        match_by: MatchBy::Auto,
+    };
+
+    fn check_with(input: &[u8], checks: Checks) -> (ValidateReport, String) {
         let reader = RosterReader::from_reader(
             Box::new(io::Cursor::new(input.to_vec())),
             &RosterOptions::default(),
         )
         .unwrap();
         let mut out = Vec::new();
-        let report = check(reader, "test.csv", &mut out).unwrap();
+        let report = check(reader, "test.csv", checks, &mut out).unwrap();
         (report, String::from_utf8(out).unwrap())
     }
 
@@ -259,5 +385,82 @@ mod tests {
         assert_eq!(report.definition_conflicts, 1);
         assert!(out.contains("definition conflict: line 3: group 'g': access 'public' differs from the first value 'org'"), "{out}");
         assert_eq!(report.verdict(), Verdict::default());
+    }
+
+    #[test]
+    fn a_header_only_roster_is_not_ok() {
+        let (report, out) = check_bytes(b"group,username\n");
+        assert_eq!(report.verdict(), Cause::Unusable.into());
+        assert!(
+            out.contains(
+                "result: 0 data row(s), fewer than --min-rows 1; an import refuses it (exit 2)"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("OK"), "{out}");
+        let (report, _) = check_with(
+            b"group,username\n",
+            Checks {
+                min_rows: 0,
+                ..CHECKS
+            },
+        );
+        assert_eq!(report.verdict(), Verdict::default());
+    }
+
+    #[test]
+    fn e_mail_usernames_are_warned_about_once_with_what_match_by_does() {
+        let input = b"group,username\ng,amy@example.edu\ng,bob\ng,cy@example.edu\n";
+        let (report, out) = check_bytes(input);
+        assert_eq!(
+            report.email_usernames,
+            Some(Sighting {
+                count: 2,
+                line: 2,
+                value: "amy@example.edu".into()
+            })
+        );
+        let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("warning")).collect();
+        assert_eq!(
+            warnings,
+            [
+                "warning: 2 username cell(s) look like e-mail addresses, not portal usernames (first: line 2, 'amy@example.edu'); with --match-by auto they will be looked up in the organization's directory when no such username exists"
+            ]
+        );
+        let (_, out) = check_with(
+            input,
+            Checks {
+                match_by: MatchBy::Username,
+                ..CHECKS
+            },
+        );
+        assert!(out.contains("will be sent as usernames and fail"), "{out}");
+        let (_, out) = check_with(
+            input,
+            Checks {
+                match_by: MatchBy::Email,
+                ..CHECKS
+            },
+        );
+        assert!(out.contains("will be resolved to usernames"), "{out}");
+    }
+
+    #[test]
+    fn display_names_are_warned_about() {
+        let (report, out) = check_bytes(b"group,username\ng,Amy Lee\ng,Bob Roe\ng,cy\n");
+        assert_eq!(
+            report.spaced_usernames.map(|s| (s.count, s.line)),
+            Some((2, 2))
+        );
+        assert!(
+            out.contains("warning: 2 username cell(s) hold spaces, like display names (first: line 2, 'Amy Lee')"),
+            "{out}"
+        );
+        let (report, out) = check_bytes(b"group,username\ng,amy\n");
+        assert_eq!(
+            (report.email_usernames, report.spaced_usernames),
+            (None, None)
+        );
+        assert!(!out.contains("warning"), "{out}");
     }
 }

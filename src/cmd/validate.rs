@@ -15,7 +15,11 @@ pub fn main(args: &ValidateArgs) -> Exit {
     let output = OutputConfig::from(&args.output);
     logging::init(&output.into());
     match config::roster_options(&args.roster_args) {
-        Ok(options) => run(&config::roster_source(&args.roster), &options, 0),
+        Ok(options) => run(
+            &config::roster_source(&args.roster),
+            &options,
+            args.min_rows,
+        ),
         Err(e) => {
             logging::error(&e.to_string());
             exit_for(&e.cause().into())
@@ -28,13 +32,13 @@ pub fn main(args: &ValidateArgs) -> Exit {
 pub fn run(source: &Source, options: &RosterOptions, min_rows: u64) -> Exit {
     let stdout = io::stdout();
     let mut lock = stdout.lock();
-    let verdict = match crate::validate::run(source, options, &mut lock) {
-        Ok(report) if report.stats.rows < min_rows => {
+    let verdict = match crate::validate::run(source, options, min_rows, &mut lock) {
+        Ok(report) if report.too_few_rows() => {
             logging::error(&format!(
                 "{} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
                 report.source, report.stats.rows
             ));
-            Cause::Unusable.into()
+            report.verdict()
         }
         Ok(report) => report.verdict(),
         Err(error) => {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::error::RosterError;
-use super::header::{ColumnMap, Field};
+use super::header::{ColumnMap, Field, escape_controls};
 use super::input::{self, RosterOptions};
 use super::model::{
     Access, GroupDefinition, GroupKey, GroupRef, MembershipAccess, SortField, SortOrder,
@@ -47,7 +47,11 @@ impl std::fmt::Display for DefinitionConflict {
         write!(
             f,
             "line {}: group '{}': {} '{}' differs from the first value '{}'; the first one is used",
-            self.line, self.group, self.column, self.ignored, self.kept
+            self.line,
+            self.group,
+            self.column,
+            escape_controls(&self.ignored),
+            escape_controls(&self.kept)
         )
     }
 }
@@ -369,9 +373,14 @@ impl Definitions {
         path: &Path,
         options: &RosterOptions,
     ) -> Result<(), RosterError> {
-        let what = format!("groups file '{}'", path.display());
+        let what = format!("groups file {}", input::quote_path(path));
         let file = input::open_file(path, &what)?;
-        let mut opened = input::open(file, options, Arc::new(AtomicU64::new(0)), &what)?;
+        let named = input::Named {
+            what: &what,
+            path: Some(path),
+            roster: false,
+        };
+        let mut opened = input::open(file, &named, options, Arc::new(AtomicU64::new(0)))?;
         let columns = &opened.columns;
         check_groups_header(columns, &what)?;
         if !self.quiet {
@@ -518,6 +527,31 @@ mod tests {
         assert_eq!(
             c.to_string(),
             "line 4: group 'GIS 101': Access 'public' differs from the first value 'org'; the first one is used"
+        );
+    }
+
+    #[test]
+    fn conflicting_values_are_shown_without_control_characters() {
+        let mut d = Definitions::quiet();
+        let g = d.roster_group(&key("g"), "g", 2);
+        let text = |t: &'static str| DefValue::Text(t.into());
+        d.merge(
+            g,
+            Field::Description,
+            "description",
+            text("Line one\nline two"),
+            2,
+        );
+        d.merge(
+            g,
+            Field::Description,
+            "description",
+            text("\u{1b}[31mred"),
+            3,
+        );
+        assert_eq!(
+            d.conflicts()[0].to_string(),
+            "line 3: group 'g': description '\\u{1b}[31mred' differs from the first value 'Line one\\u{a}line two'; the first one is used"
         );
     }
 

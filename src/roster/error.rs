@@ -25,6 +25,22 @@ pub enum RosterError {
         #[source]
         source: io::Error,
     },
+    /// The file is binary and not a spreadsheet: a zip archive, a PDF, an executable…
+    #[error("{name} is not a CSV file (it looks like {looks})")]
+    NotCsv {
+        /// The file, quoted (`'x.docx'`), or `standard input`.
+        name: String,
+        /// What it looks like: `a zip archive`.
+        looks: &'static str,
+    },
+    /// A spreadsheet that cannot be read (or whose `--sheet` does not exist).
+    #[error("{what}: {message}")]
+    Spreadsheet {
+        /// Which file.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The input has no header line at all.
     #[error("{what} is empty: it has no header line")]
     Empty {

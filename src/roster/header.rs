@@ -2,6 +2,7 @@
 //! ignoring spaces, `_` and `-`, with a fixed alias table. `title` is deliberately not an alias
 //! of `group`: HR exports use "Title" for job titles.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A column the roster (or the `--groups` file) understands.
@@ -138,14 +139,14 @@ pub fn quoted_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String 
         if i > 0 {
             out.push_str(", ");
         }
-        let item = item.as_ref();
+        let item = escape_controls(item.as_ref());
         out.push('\'');
         match item.char_indices().nth(ITEM_CHARS) {
             Some((cut, _)) => {
                 out.push_str(&item[..cut]);
                 out.push('…');
             }
-            None => out.push_str(item),
+            None => out.push_str(&item),
         }
         out.push('\'');
     }
@@ -153,6 +154,25 @@ pub fn quoted_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String 
         out.push_str(&format!(" … and {} more", thousands(more)));
     }
     out
+}
+
+/// `text` with every control character written as an escape (`\u{1b}`), so that no raw byte
+/// of a roster (a binary file read as text, an ESC in a header) reaches a terminal or a log.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    format!("\\u{{{:x}}}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// `9998` → `9,998`.
@@ -183,6 +203,8 @@ pub struct ColumnMap {
     index: [Option<usize>; Field::ALL.len()],
     names: Vec<String>,
     unknown: Vec<String>,
+    /// The column index of each `unknown` entry.
+    unknown_index: Vec<usize>,
 }
 
 /// Two header cells that name the same field.
@@ -195,11 +217,28 @@ pub(crate) struct DuplicateColumn {
 
 impl ColumnMap {
     /// Map header cells (already trimmed) to fields. Unknown names are collected, not errors.
+    #[cfg(test)]
     pub(crate) fn new(cells: Vec<String>) -> Result<ColumnMap, DuplicateColumn> {
+        ColumnMap::mapped(cells, &[])
+    }
+
+    /// Map header cells to fields, `mapped` (field, column index) pairs first (`--column`):
+    /// a mapped field and a mapped cell take no part in alias matching.
+    pub(crate) fn mapped(
+        cells: Vec<String>,
+        mapped: &[(Field, usize)],
+    ) -> Result<ColumnMap, DuplicateColumn> {
         let mut index = [None; Field::ALL.len()];
+        for &(field, i) in mapped {
+            index[field.index()] = Some(i);
+        }
         let mut unknown = Vec::new();
+        let mut unknown_index = Vec::new();
         for (i, cell) in cells.iter().enumerate() {
-            match Field::from_header(cell) {
+            if mapped.iter().any(|&(_, m)| m == i) {
+                continue;
+            }
+            match Field::from_header(cell).filter(|f| !mapped.iter().any(|(m, _)| m == f)) {
                 Some(field) => {
                     if let Some(first) = index[field.index()] {
                         let first: usize = first;
@@ -211,18 +250,43 @@ impl ColumnMap {
                     }
                     index[field.index()] = Some(i);
                 }
-                None => unknown.push(if cell.is_empty() {
-                    format!("(unnamed column {})", i + 1)
-                } else {
-                    cell.clone()
-                }),
+                None => {
+                    unknown_index.push(i);
+                    unknown.push(if cell.is_empty() {
+                        format!("(unnamed column {})", i + 1)
+                    } else {
+                        cell.clone()
+                    });
+                }
             }
         }
         Ok(ColumnMap {
             index,
             names: cells,
             unknown,
+            unknown_index,
         })
+    }
+
+    /// The column whose header is `header` (exact text, case-insensitive), for `--column` and
+    /// `--group-title` placeholders.
+    pub(crate) fn find(cells: &[String], header: &str) -> Option<usize> {
+        let wanted = header.trim().to_lowercase();
+        cells.iter().position(|c| c.to_lowercase() == wanted)
+    }
+
+    /// The header cells, as written (control characters escaped).
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Column `i` is used although it names no field (a `--group-title` placeholder): it is not
+    /// reported as ignored.
+    pub(crate) fn use_column(&mut self, i: usize) {
+        if let Some(at) = self.unknown_index.iter().position(|&u| u == i) {
+            self.unknown_index.remove(at);
+            self.unknown.remove(at);
+        }
     }
 
     /// The column index of `field`, if the header has it.

@@ -7,9 +7,11 @@
 //! usernames of one group colliding on 64 bits (≈ n²/2⁶⁵, about 10⁻¹⁴ for 1,000 users) would make
 //! the second a false `duplicate` — accepted for the memory it saves.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -17,9 +19,10 @@ use super::definitions::{self, Definitions};
 use super::dialect::{Dialect, delimiter_name};
 use super::error::RosterError;
 use super::header::{ColumnMap, Field, quoted_list, thousands};
-use super::input::{self, RosterOptions, Source};
+use super::input::{self, Records, RosterOptions, Source};
+use super::mapping::{ResolvedTemplate, RoleMap};
 use super::model::{GroupRef, Membership, Role, Row, RowKind, UserKey};
-use super::records::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS, RawRecord, RecordReader};
+use super::records::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS, RawRecord};
 use super::rules;
 
 /// Counts of what the reader has produced so far.
@@ -81,10 +84,14 @@ const MAX_SPELLINGS: usize = 100_000;
 /// streaming ends the iteration early: check [`error`](Self::error) afterwards.
 pub struct RosterReader {
     what: String,
-    records: RecordReader,
+    records: Records,
     rec: RawRecord,
     dialect: Dialect,
+    /// The worksheet read, for a spreadsheet roster.
+    sheet: Option<String>,
     columns: ColumnMap,
+    /// `--group-title` and `--role-map`, and which columns are decoded.
+    mapping: RowMapping,
     /// Definition columns present, precomputed for the per-row loop.
     definition_columns: Vec<(Field, usize)>,
     definitions: Definitions,
@@ -118,7 +125,8 @@ enum Pass {
 impl RosterReader {
     /// Open a roster file or standard input and read its header (and the `--groups` file).
     pub fn open(source: &Source, options: &RosterOptions) -> Result<RosterReader, RosterError> {
-        Self::build(Self::input(source)?, options, source.describe(), Pass::Rows)
+        let input = Self::input(source)?;
+        Self::build(input, source.path(), options, source.describe(), Pass::Rows)
     }
 
     /// Read a roster from any byte stream (tests, embedded samples) and read its header.
@@ -126,7 +134,7 @@ impl RosterReader {
         input: Box<dyn Read + Send>,
         options: &RosterOptions,
     ) -> Result<RosterReader, RosterError> {
-        Self::build(input, options, "roster".to_owned(), Pass::Rows)
+        Self::build(input, None, options, "roster".to_owned(), Pass::Rows)
     }
 
     fn input(source: &Source) -> Result<Box<dyn Read + Send>, RosterError> {
@@ -138,14 +146,36 @@ impl RosterReader {
 
     fn build(
         input: Box<dyn Read + Send>,
+        path: Option<&Path>,
         options: &RosterOptions,
         what: String,
         pass: Pass,
     ) -> Result<RosterReader, RosterError> {
         let quiet = pass == Pass::Definitions;
         let bytes = Arc::new(AtomicU64::new(0));
-        let opened = input::open(input, options, bytes.clone(), &what)?;
-        let columns = opened.columns;
+        let named = input::Named {
+            what: &what,
+            path,
+            roster: true,
+        };
+        let opened = input::open(input, &named, options, bytes.clone())?;
+        let mut columns = opened.columns;
+        let title = match &options.group_title {
+            Some(template) => {
+                let resolved =
+                    template
+                        .resolve(&columns)
+                        .map_err(|message| RosterError::MissingColumn {
+                            what: what.clone(),
+                            message,
+                        })?;
+                for i in resolved.columns() {
+                    columns.use_column(i);
+                }
+                Some(resolved)
+            }
+            None => None,
+        };
         let hint = if columns.width() == 1 && options.delimiter.is_none() {
             format!(
                 " (the header has one column with delimiter {} detected; use --delimiter if that is wrong)",
@@ -158,17 +188,17 @@ impl RosterReader {
             return Err(RosterError::MissingColumn {
                 what,
                 message: format!(
-                    "no username column (accepted names: {}); the header has: {}{hint}",
+                    "no username column (accepted names: {}, or name one with --column username=HEADER); the header has: {}{hint}",
                     Field::Username.names().join(", "),
                     definitions::quote_list(&columns)
                 ),
             });
         }
-        if !columns.has(Field::Group) && !columns.has(Field::GroupId) {
+        if title.is_none() && !columns.has(Field::Group) && !columns.has(Field::GroupId) {
             return Err(RosterError::MissingColumn {
                 what,
                 message: format!(
-                    "no group column (accepted names: {}, or {} for existing groups; 'title' is deliberately not accepted); the header has: {}{hint}",
+                    "no group column (accepted names: {}, or {} for existing groups, or name one with --column group=HEADER, or build titles with --group-title; 'title' is deliberately not accepted); the header has: {}{hint}",
                     Field::Group.names().join(", "),
                     Field::GroupId.names().join(", "),
                     definitions::quote_list(&columns)
@@ -188,13 +218,16 @@ impl RosterReader {
                 quoted_list(columns.unknown())
             );
         }
-        let definition_columns = columns.definition_columns().collect();
+        let definition_columns: Vec<(Field, usize)> = columns.definition_columns().collect();
+        let mapping = RowMapping::new(&columns, &definition_columns, title, options);
         Ok(RosterReader {
             what,
             records: opened.records,
             rec: RawRecord::default(),
             dialect: opened.dialect,
+            sheet: opened.sheet,
             columns,
+            mapping,
             definition_columns,
             definitions,
             members: Vec::new(),
@@ -213,6 +246,11 @@ impl RosterReader {
     /// The detected (or imposed) dialect.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The worksheet read, when the roster is a spreadsheet.
+    pub fn sheet(&self) -> Option<&str> {
+        self.sheet.as_deref()
     }
 
     /// A shared counter of roster bytes consumed so far (raw bytes, before decoding).
@@ -274,11 +312,16 @@ impl RosterReader {
             return None;
         }
         self.stats.rows += 1;
+        if !rec.data.is_ascii() && as_text(rec).is_err() {
+            mask_unused(&mut self.rec, &self.mapping.used);
+        }
+        let rec = &self.rec;
         let columns = &self.columns;
         let checked = match check(
             rec,
             columns,
             &self.definition_columns,
+            &self.mapping,
             self.dialect.delimiter,
         ) {
             Ok(checked) => checked,
@@ -299,18 +342,18 @@ impl RosterReader {
         // The row is valid: find its group, merge its definitions, check for a repeat.
         let by_id = matches!(group, GroupRef::Id(_));
         let index = match &self.last_group {
-            Some((last_by_id, last_raw, index)) if *last_by_id == by_id && last_raw == raw => {
+            Some((last_by_id, last_raw, index)) if *last_by_id == by_id && *last_raw == raw => {
                 *index
             }
             _ => {
-                let index = match self.spellings.get(raw) {
+                let index = match self.spellings.get(&*raw) {
                     Some(&index) if !by_id => index,
                     _ => {
                         let index =
                             self.definitions
                                 .roster_group(&group.key(), group.display(), line);
                         if !by_id && self.spellings.len() < MAX_SPELLINGS {
-                            self.spellings.insert(raw.into(), index);
+                            self.spellings.insert((*raw).into(), index);
                         }
                         index
                     }
@@ -318,10 +361,10 @@ impl RosterReader {
                 match &mut self.last_group {
                     Some((last_by_id, last_raw, last_index)) => {
                         *last_by_id = by_id;
-                        raw.clone_into(last_raw);
+                        raw.as_ref().clone_into(last_raw);
                         *last_index = index;
                     }
-                    slot @ None => *slot = Some((by_id, raw.to_owned(), index)),
+                    slot @ None => *slot = Some((by_id, raw.into_owned(), index)),
                 }
                 index
             }
@@ -401,8 +444,9 @@ impl RosterReader {
 /// A record that passed every check, its cells borrowed from the record.
 struct Checked<'a> {
     group: GroupRef,
-    /// The cell the group came from (id or title), as spelled.
-    raw_group: &'a str,
+    /// The cell the group came from (id or title), as spelled; the title built by
+    /// `--group-title`.
+    raw_group: Cow<'a, str>,
     username: &'a str,
     role: Role,
     /// The whole record as text.
@@ -455,11 +499,62 @@ impl Invalid {
     }
 }
 
+/// How rows are read beyond the header's own fields (product spec §2.4).
+struct RowMapping {
+    /// `--group-title`, its placeholders resolved.
+    title: Option<ResolvedTemplate>,
+    /// `--role-map`.
+    role_map: RoleMap,
+    /// The columns decoded, by index: an encoding error anywhere else is ignored.
+    used: Vec<bool>,
+}
+
+impl RowMapping {
+    fn new(
+        columns: &ColumnMap,
+        definition_columns: &[(Field, usize)],
+        title: Option<ResolvedTemplate>,
+        options: &RosterOptions,
+    ) -> RowMapping {
+        let mut used = vec![false; columns.width()];
+        let roster_columns = [Field::Group, Field::GroupId, Field::Username, Field::Role]
+            .into_iter()
+            .filter_map(|f| columns.get(f));
+        let template_columns = title.iter().flat_map(|t| t.columns());
+        for i in roster_columns
+            .chain(definition_columns.iter().map(|&(_, i)| i))
+            .chain(template_columns)
+        {
+            used[i] = true;
+        }
+        RowMapping {
+            title,
+            role_map: options.role_map.clone(),
+            used,
+        }
+    }
+}
+
+/// Replace with `?` the bytes of every column the reader does not use that is not valid UTF-8:
+/// only the columns it uses are decoded, so an accent in an ignored `Full Name` column cannot
+/// make a row invalid. The used columns are left as they are (and reported).
+fn mask_unused(rec: &mut RawRecord, used: &[bool]) {
+    for i in 0..rec.len() {
+        let range = rec.range(i);
+        if !used.get(i).copied().unwrap_or(false)
+            && std::str::from_utf8(&rec.data[range.clone()]).is_err()
+        {
+            rec.data[range].fill(b'?');
+        }
+    }
+}
+
 /// Every check of one record, in order; the first failure makes the row invalid.
 fn check<'a>(
     rec: &'a RawRecord,
     columns: &ColumnMap,
     definition_columns: &[(Field, usize)],
+    mapping: &RowMapping,
     delimiter: u8,
 ) -> Result<Checked<'a>, Invalid> {
     let text = check_shape(rec, columns, delimiter)?;
@@ -473,7 +568,14 @@ fn check<'a>(
     let (group, raw_group) = if !id_cell.is_empty() {
         let id = rules::group_id(columns.name(Field::GroupId), id_cell)
             .map_err(|reason| Invalid::column(name(Field::GroupId), reason))?;
-        (GroupRef::Id(id), id_cell)
+        (GroupRef::Id(id), Cow::Borrowed(id_cell))
+    } else if let Some(template) = &mapping.title {
+        let built = template
+            .render(cell)
+            .map_err(|(column, reason)| Invalid::column(column, reason))?;
+        let title = rules::group_title("the group title built by --group-title", &built)
+            .map_err(|reason| Invalid::column("--group-title", reason))?;
+        (GroupRef::Title(title), Cow::Owned(built))
     } else if title_cell.is_empty() && columns.has(Field::Group) && columns.has(Field::GroupId) {
         return Err(Invalid::column(
             name(Field::Group),
@@ -491,13 +593,26 @@ fn check<'a>(
     } else {
         let title = rules::group_title(columns.name(Field::Group), title_cell)
             .map_err(|reason| Invalid::column(name(Field::Group), reason))?;
-        (GroupRef::Title(title), title_cell)
+        (GroupRef::Title(title), Cow::Borrowed(title_cell))
     };
     let username = field(Field::Username);
     rules::username(columns.name(Field::Username), username)
         .map_err(|reason| Invalid::column(name(Field::Username), reason))?;
-    let role = rules::role(columns.name(Field::Role), field(Field::Role))
-        .map_err(|reason| Invalid::column(name(Field::Role), reason))?;
+    let role_cell = field(Field::Role);
+    let role = match mapping.role_map.get(role_cell) {
+        Some(role) => role,
+        None => rules::role(columns.name(Field::Role), role_cell).map_err(|reason| {
+            let reason = if mapping.role_map.is_empty() {
+                reason
+            } else {
+                format!(
+                    "{reason}, and not in --role-map ({})",
+                    mapping.role_map.values().collect::<Vec<_>>().join(", ")
+                )
+            };
+            Invalid::column(name(Field::Role), reason)
+        })?,
+    };
     for &(f, i) in definition_columns {
         definitions::parse_cell(f, columns.column_name(i), cell(i))
             .map_err(|reason| Invalid::column(columns.column_name(i), reason))?;
@@ -653,6 +768,7 @@ pub fn scan(source: &Source, options: &RosterOptions) -> Result<Scan, RosterErro
     }
     let mut reader = RosterReader::build(
         RosterReader::input(source)?,
+        source.path(),
         options,
         source.describe(),
         Pass::Definitions,
@@ -671,6 +787,7 @@ pub fn scan(source: &Source, options: &RosterOptions) -> Result<Scan, RosterErro
 mod tests {
     use super::*;
     use crate::roster::dialect::Encoding;
+    use crate::roster::mapping::{ColumnMapping, TitleTemplate};
     use crate::roster::model::{Access, GroupKey, TitleKey};
 
     fn read(input: &[u8]) -> Vec<Row> {
@@ -949,6 +1066,125 @@ mod tests {
             }
         );
         assert!(reader.is_finished());
+    }
+
+    fn sis_options() -> RosterOptions {
+        RosterOptions {
+            columns: vec![ColumnMapping::parse("username=student email").unwrap()],
+            group_title: Some(TitleTemplate::parse("{Course} {Section} - Spring 2026").unwrap()),
+            role_map: RoleMap::parse("Student=member,Instructor=admin,TA=admin").unwrap(),
+            ..RosterOptions::default()
+        }
+    }
+
+    const SIS: &[u8] = b"Course,Section,Student Email,Role,Full Name\n\
+        GEOG 101,A,amy@example.edu,Student,Amy Lee\n\
+        GEOG 101,A,bob@example.edu,instructor,Bob Roe\n\
+        GEOG 101,,cy@example.edu,TA,Cy Poe\n\
+        GEOG 101,A,dee@example.edu,Auditor,Dee Fox\n";
+
+    #[test]
+    fn an_sis_export_maps_columns_titles_and_roles() {
+        let rows = read_with(SIS, &sis_options());
+        let membership = |row: &Row| match &row.kind {
+            RowKind::Membership(m) => m.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            membership(&rows[0]),
+            Membership {
+                group: GroupRef::Title("GEOG 101 A - Spring 2026".into()),
+                username: "amy@example.edu".into(),
+                role: Role::Member,
+            }
+        );
+        assert_eq!(membership(&rows[1]).role, Role::Admin);
+        assert_eq!(invalid_column(&rows[2]), Some("Section"));
+        assert_eq!(
+            reason(&rows[2]),
+            "Section is empty, and --group-title needs it for the group title"
+        );
+        assert_eq!(invalid_column(&rows[3]), Some("Role"));
+        assert_eq!(
+            reason(&rows[3]),
+            "Role 'Auditor' is not one of member, admin (or manager), and not in --role-map (Student, Instructor, TA)"
+        );
+    }
+
+    #[test]
+    fn placeholder_columns_are_not_reported_as_ignored() {
+        let reader =
+            RosterReader::from_reader(Box::new(std::io::Cursor::new(SIS.to_vec())), &sis_options())
+                .unwrap();
+        assert_eq!(reader.unknown_columns(), ["Full Name"]);
+    }
+
+    #[test]
+    fn unknown_mapped_headers_stop_before_any_row() {
+        let open = |options: &RosterOptions| {
+            RosterReader::from_reader(Box::new(std::io::Cursor::new(SIS.to_vec())), options)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut options = sis_options();
+        options.group_title = Some(TitleTemplate::parse("{Course} {Sectoin}").unwrap());
+        let e = open(&options);
+        assert!(
+            e.contains("--group-title: the header has no column 'Sectoin' for {Sectoin}"),
+            "{e}"
+        );
+        let mut options = sis_options();
+        options.columns = vec![ColumnMapping::parse("username=E-mail").unwrap()];
+        let e = open(&options);
+        assert!(e.contains("--column username='E-mail'"), "{e}");
+        assert!(e.contains("'Student Email'"), "{e}");
+    }
+
+    #[test]
+    fn a_mapped_column_beats_the_alias_of_its_field() {
+        let options = RosterOptions {
+            columns: vec![ColumnMapping::parse("username=Login Email").unwrap()],
+            ..RosterOptions::default()
+        };
+        let rows = read_with(b"group,user,Login Email\ng,u1,u1@x.org\n", &options);
+        match &rows[0].kind {
+            RowKind::Membership(m) => assert_eq!(m.username, "u1@x.org"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn encoding_errors_in_ignored_columns_do_not_matter() {
+        // Windows-1252 accents read as UTF-8: in `Full Name` (ignored) the row stays valid; in
+        // `group` (used) it is invalid, naming the column.
+        let rows = read(b"group,username,Full Name\ng,rene,Ren\xe9 Dub\xe9\ng\xe9,amy,Amy\n");
+        assert!(matches!(rows[0].kind, RowKind::Membership(_)), "{rows:?}");
+        assert_eq!(reason(&rows[1]), rules::NOT_UTF8);
+        assert_eq!(invalid_column(&rows[1]), Some("group"));
+    }
+
+    #[test]
+    fn binary_files_are_refused_without_their_bytes() {
+        let open = |bytes: &[u8]| {
+            RosterReader::from_reader(
+                Box::new(std::io::Cursor::new(bytes.to_vec())),
+                &RosterOptions::default(),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            open(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"),
+            "standard input is not a CSV file (it looks like a zip archive)"
+        );
+        assert_eq!(
+            open(b"%PDF-1.4\n%\xe2\xe3\n"),
+            "standard input is not a CSV file (it looks like a PDF document)"
+        );
+        // A text header with control characters: escaped in the message.
+        let e = open(b"gr\x1b[31moup,us\x07er\n");
+        assert!(e.contains("'gr\\u{1b}[31moup', 'us\\u{7}er'"), "{e}");
+        assert!(!e.chars().any(char::is_control), "{e:?}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(crate) struct RawRecord {
 }
 
 impl RawRecord {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
         self.unterminated_quote = false;
@@ -65,6 +65,12 @@ impl RawRecord {
     pub(crate) fn range(&self, i: usize) -> std::ops::Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         start..self.ends[i]
+    }
+
+    /// Append a whole field (records that do not come from CSV text: spreadsheets).
+    pub(crate) fn push_field(&mut self, bytes: &[u8]) {
+        self.push(bytes);
+        self.end_field();
     }
 
     /// The raw bytes of field `i`.

@@ -43,6 +43,21 @@ pub fn username(column: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a username cell looks like an e-mail address (`local@domain.tld`) rather than a
+/// portal username: `--match-by auto` resolves such cells through the directory (§2.4).
+pub fn looks_like_email(value: &str) -> bool {
+    match value.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !value.chars().any(char::is_whitespace)
+                && domain
+                    .split_once('.')
+                    .is_some_and(|(host, tld)| !host.is_empty() && !tld.is_empty())
+        }
+        None => false,
+    }
+}
+
 /// A group title: non-empty, no control characters, at most 250 characters. Returns the title
 /// with inner whitespace runs collapsed to one space (the form compared and sent).
 pub fn group_title(column: &str, value: &str) -> Result<String, String> {
@@ -294,6 +309,24 @@ mod tests {
         );
         // Characters, not bytes.
         assert!(username("username", &"é".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn e_mail_lookalikes() {
+        for yes in ["amy@example.edu", "a.b+c@mail.example.co.uk", "x@y.z"] {
+            assert!(looks_like_email(yes), "{yes}");
+        }
+        for no in [
+            "amy",
+            "amy@",
+            "@example.edu",
+            "amy@localhost",
+            "amy@.edu",
+            "a b@x.org",
+            "amy_esri",
+        ] {
+            assert!(!looks_like_email(no), "{no}");
+        }
     }
 
     #[test]

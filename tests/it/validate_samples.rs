@@ -18,7 +18,7 @@ fn sample(name: &str) -> Source {
 
 fn run(source: &Source, options: &RosterOptions) -> (validate::ValidateReport, String) {
     let mut out = Vec::new();
-    let report = validate::run(source, options, &mut out).expect("readable");
+    let report = validate::run(source, options, 1, &mut out).expect("readable");
     (report, String::from_utf8(out).unwrap())
 }
 
@@ -87,7 +87,7 @@ fn every_sample_username_exists_in_users_csv_except_the_deliberate_ones() {
     let mut lines = users.lines();
     assert_eq!(
         lines.next(),
-        Some("username,org,role,password,groups,access")
+        Some("username,org,role,password,groups,access,email")
     );
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
@@ -126,6 +126,7 @@ fn usage_errors() {
     let err = validate::run(
         &sample("does-not-exist.csv"),
         &RosterOptions::default(),
+        1,
         &mut out,
     )
     .unwrap_err();
@@ -134,7 +135,8 @@ fn usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
     std::fs::write(&path, "Title,username\nSales,ann\n").unwrap();
-    let err = validate::run(&Source::Path(path), &RosterOptions::default(), &mut out).unwrap_err();
+    let err =
+        validate::run(&Source::Path(path), &RosterOptions::default(), 1, &mut out).unwrap_err();
     assert!(err.to_string().contains("no group column"), "{err}");
 }
 
