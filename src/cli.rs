@@ -14,7 +14,9 @@ Credentials (never on the command line):
   ARCGIS_API_KEY or ARCGIS_TOKEN     a ready API key / token (SAML, enterprise logins, MFA accounts)
   ARCGIS_TOKEN_FILE                  a file holding such a token
   --username / ARCGIS_USERNAME       a built-in account, with its password from
-                                     ARCGIS_PASSWORD, --password-file FILE or --password-stdin
+                                     ARCGIS_PASSWORD, --password-file FILE or --password-stdin";
+
+const IMPORT_NOTES: &str = "\
 The account or API key needs the administrative privileges to create groups and to assign members
 to groups; without them the run stops before any write (exit 3).
 
@@ -56,6 +58,23 @@ Examples:
 Exit codes: 0 clean, 1 some rows are invalid, 2 the file is unusable (unreadable, not a CSV or
 spreadsheet, a required column missing or ambiguous, fewer rows than --min-rows).";
 
+const EXPORT_HELP: &str = "\
+The roster has the columns group,group_id,username,role,owner and the group definition columns;
+every member is a row, the owner's row has role admin, and the owner column names each group's
+owner. Importing it into the same portal changes nothing; into another portal it recreates the
+groups (by title when their ids are unknown there) and hands each to its owner.
+
+Examples:
+  bulk-groups export --all --output all-groups.csv
+  bulk-groups export --roster roster.csv --output before.csv
+  bulk-groups export --owner jsmith > jsmith.csv
+  bulk-groups export --tag course --output courses.csv
+  bulk-groups export --title 'GIS 101' --title 'GIS 102'
+
+Exit codes: 0 written, 1 a --roster or --title group does not exist or a group's members could
+not be read (the others are written), 2 usage error or the output cannot be written, 3 authentication or permission failure, 4 portal
+unreachable or kept failing.";
+
 const DEMO_HELP: &str = "\
 Starts a simulated portal on a loopback port inside the process and imports the bundled samples
 into it through the same code as `import`: no account, no network, a few seconds. The samples
@@ -91,11 +110,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create missing groups and add the roster's members; write a results CSV.
-    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}"))]
+    #[command(after_help = format!("{IMPORT_EXAMPLES}\n\n{CREDENTIALS_HELP}\n{IMPORT_NOTES}"))]
     Import(Box<ImportArgs>),
     /// Check a roster offline (no portal contact): report invalid and duplicate rows.
     #[command(after_help = VALIDATE_HELP)]
     Validate(Box<ValidateArgs>),
+    /// Write the current members of selected groups as a roster that import reads back.
+    #[command(after_help = format!("{CREDENTIALS_HELP}\nAn organization administrator sees every group of the organization; another account only\nthe groups visible to it.\n\n{EXPORT_HELP}"))]
+    Export(Box<ExportArgs>),
     /// Import the bundled sample roster into a built-in simulated portal, end to end.
     #[command(after_help = DEMO_HELP)]
     Demo(DemoArgs),
@@ -109,7 +131,7 @@ pub enum Command {
     /// Print the man page (roff) on stdout.
     #[command(after_help = MAN_HELP)]
     Man {
-        /// The subcommand whose page to print (import, validate, demo, completions); the
+        /// The subcommand whose page to print (import, validate, export, demo, completions); the
         /// top-level page when omitted.
         #[arg(value_name = "COMMAND")]
         command: Option<String>,
@@ -197,13 +219,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// `bulk-groups import`.
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The roster CSV (`-` for stdin).
-    #[arg(value_name = "ROSTER|-")]
-    pub roster: String,
-
+/// Where the portal is and how to sign in, shared by every command that talks to it.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
     /// Portal URL, as pasted from the browser: https://www.arcgis.com, https://myorg.maps.arcgis.com or
     /// https://host/webadaptor, with or without /sharing/rest. Plain http:// only for localhost.
     #[arg(
@@ -238,6 +256,43 @@ pub struct ImportArgs {
     /// Extra trusted CA certificate (PEM), for portals behind a private CA.
     #[arg(long, value_name = "FILE", help_heading = "Connection")]
     pub ca_cert: Option<PathBuf>,
+}
+
+/// HTTP timeouts, retries and the request budget, shared by every command that talks to the
+/// portal.
+#[derive(Debug, Args, Clone)]
+pub struct PacingArgs {
+    /// Requests in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
+    pub concurrency: usize,
+    /// Requests per second ceiling, or `auto` to adapt to the portal.
+    #[arg(
+        long,
+        value_name = "N|auto",
+        default_value = "auto",
+        help_heading = "Pacing"
+    )]
+    pub rate: String,
+    /// Per-request timeout.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub timeout: std::time::Duration,
+    /// Connection timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
+    pub connect_timeout: std::time::Duration,
+    /// Attempts after the first for a retryable failure.
+    #[arg(long, value_name = "N", default_value_t = 6, help_heading = "Pacing")]
+    pub retries: u32,
+}
+
+/// `bulk-groups import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The roster CSV (`-` for stdin).
+    #[arg(value_name = "ROSTER|-")]
+    pub roster: String,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 
     /// Results CSV (`-` for stdout); default `<roster stem>.results.csv` in the current directory. A
     /// lock on `<FILE>.lock` lets only one run at a time use a results file.
@@ -262,6 +317,15 @@ pub struct ImportArgs {
         help_heading = "Import"
     )]
     pub max_removals: String,
+    /// With --sync: before the first removal, write the current memberships of every group the
+    /// run removes members from to FILE, as a roster; `import FILE --sync --max-removals 100%`
+    /// undoes the sync.
+    #[arg(long, value_name = "FILE", requires = "sync", help_heading = "Import")]
+    pub backup: Option<PathBuf>,
+    /// Invite users of another organization (partners, guests) to the group instead of
+    /// reporting them not_added; they join once they accept.
+    #[arg(long, help_heading = "Import")]
+    pub invite_external: bool,
     /// Fewer data rows than this is an error before any portal contact (a truncated export).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Import")]
     pub min_rows: u64,
@@ -275,34 +339,51 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE", help_heading = "Import")]
     pub summary_json: Option<PathBuf>,
 
-    /// Requests in flight at most.
-    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Pacing")]
-    pub concurrency: usize,
-    /// Requests per second ceiling, or `auto` to adapt to the portal.
-    #[arg(
-        long,
-        value_name = "N|auto",
-        default_value = "auto",
-        help_heading = "Pacing"
-    )]
-    pub rate: String,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// Usernames per addUsers/removeUsers call (1..=25).
     #[arg(long, value_name = "N", default_value_t = 25, help_heading = "Pacing")]
     pub chunk_size: usize,
-    /// Per-request timeout.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
-    pub timeout: std::time::Duration,
-    /// Connection timeout.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration, help_heading = "Pacing")]
-    pub connect_timeout: std::time::Duration,
-    /// Attempts after the first for a retryable failure.
-    #[arg(long, value_name = "N", default_value_t = 6, help_heading = "Pacing")]
-    pub retries: u32,
 
     #[command(flatten)]
     pub roster_args: RosterArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `bulk-groups export`: one selection, an output, the connection.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("selection")
+        .required(true)
+        .args(["roster", "title", "owner", "tag", "all"])
+))]
+pub struct ExportArgs {
+    /// The groups a roster names (its group and group_id columns).
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub roster: Option<PathBuf>,
+    /// The group with this exact title (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Selection")]
+    pub title: Vec<String>,
+    /// Every group this user owns.
+    #[arg(long, value_name = "USER", help_heading = "Selection")]
+    pub owner: Option<String>,
+    /// Every group with this tag.
+    #[arg(long, value_name = "TAG", help_heading = "Selection")]
+    pub tag: Option<String>,
+    /// Every group of the organization.
+    #[arg(long, help_heading = "Selection")]
+    pub all: bool,
+    /// Where to write the roster (`-` for stdout); a file is replaced atomically.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub output: String,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub output_args: OutputArgs,
 }
 
 /// `bulk-groups validate`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::{self, ImportArgs, OutputArgs, RosterArgs};
+use crate::cli::{self, ConnectionArgs, ImportArgs, OutputArgs, PacingArgs, RosterArgs};
 use crate::outcome::Cause;
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
 use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
@@ -108,6 +108,11 @@ pub struct PlanOptions {
     pub chunk_size: usize,
     /// Groups a user may belong to, owned ones included.
     pub group_limit: u32,
+    /// Invite users of other organizations instead of reporting them `not_added`.
+    pub invite_external: bool,
+    /// With `sync`: write the current memberships of every group the run removes members
+    /// from to this file (a roster `import` reads back) before the first removal.
+    pub backup: Option<PathBuf>,
 }
 
 impl Default for PlanOptions {
@@ -120,6 +125,8 @@ impl Default for PlanOptions {
             min_rows: 1,
             chunk_size: MAX_USERS_PER_CALL,
             group_limit: 512,
+            invite_external: false,
+            backup: None,
         }
     }
 }
@@ -399,40 +406,21 @@ impl ImportConfig {
     ) -> Result<ImportConfig, ConfigError> {
         let roster = roster_source(&args.roster);
         let roster_options = roster_options(&args.roster_args)?;
-        let portal = PortalUrl::parse(&args.portal).map_err(|e| {
-            bad_value(format!(
-                "--portal {:?}: {e}",
-                crate::portal::url::redact(&args.portal)
-            ))
-        })?;
+        let portal = portal_url(&args.connection)?;
 
-        if args.password_stdin && roster == Source::Stdin {
+        if args.connection.password_stdin && roster == Source::Stdin {
             return Err(ConfigError::new(
                 ConfigErrorKind::Conflict,
                 "--password-stdin cannot be used with a roster read from stdin (-); use ARCGIS_PASSWORD or --password-file",
             ));
         }
-        let credentials = credentials(args, env)?;
+        let credentials = credentials(&args.connection, env)?;
 
-        let concurrency = NonZeroUsize::new(args.concurrency)
-            .ok_or_else(|| bad_value("--concurrency must be at least 1"))?;
         if !(1..=MAX_USERS_PER_CALL).contains(&args.chunk_size) {
             return Err(bad_value(format!(
                 "--chunk-size must be between 1 and {MAX_USERS_PER_CALL} (the portal's limit per call)"
             )));
         }
-        let rate = parse_rate(&args.rate)?;
-        for (flag, value) in [
-            ("--timeout", args.timeout),
-            ("--connect-timeout", args.connect_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(bad_value(format!(
-                    "{flag} must be longer than 0s (every request would time out)"
-                )));
-            }
-        }
-        let ca_cert = args.ca_cert.as_deref().map(read_ca_cert).transpose()?;
         let results = results_target(args.results.as_deref(), &roster);
 
         Ok(ImportConfig {
@@ -441,15 +429,7 @@ impl ImportConfig {
             results,
             portal,
             credentials,
-            client: ClientOptions {
-                timeout: args.timeout,
-                connect_timeout: args.connect_timeout,
-                retries: args.retries,
-                concurrency,
-                rate,
-                ca_cert,
-                ..ClientOptions::default()
-            },
+            client: client_options(&args.connection, &args.pacing)?,
             plan: PlanOptions {
                 dry_run: args.dry_run,
                 sync: args.sync,
@@ -458,12 +438,112 @@ impl ImportConfig {
                 min_rows: args.min_rows,
                 chunk_size: args.chunk_size,
                 group_limit: args.group_limit,
+                invite_external: args.invite_external,
+                backup: args.backup.clone(),
             },
             max_duration: args.max_duration,
             summary_json: args.summary_json.clone(),
             output: OutputConfig::from(&args.output),
         })
     }
+}
+
+/// Which groups `bulk-groups export` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportSelection {
+    /// The groups a roster file names.
+    Roster(PathBuf),
+    /// The groups with these exact titles.
+    Titles(Vec<String>),
+    /// The groups this user owns.
+    Owner(String),
+    /// The groups with this tag.
+    Tag(String),
+    /// Every group of the organization.
+    All,
+}
+
+/// Everything `bulk-groups export` needs, validated.
+#[derive(Debug)]
+pub struct ExportConfig {
+    /// Which groups.
+    pub selection: ExportSelection,
+    /// Where the roster goes (`None`: stdout).
+    pub output: Option<PathBuf>,
+    /// The portal.
+    pub portal: PortalUrl,
+    /// How to sign in.
+    pub credentials: Credentials,
+    /// HTTP, retry and pacing settings.
+    pub client: ClientOptions,
+    /// stderr output.
+    pub output_config: OutputConfig,
+}
+
+impl ExportConfig {
+    /// Validate the `export` arguments against the environment.
+    pub fn from_args(
+        args: &cli::ExportArgs,
+        env: &dyn Environment,
+    ) -> Result<ExportConfig, ConfigError> {
+        let selection = match (&args.roster, &args.owner, &args.tag) {
+            (Some(path), _, _) => ExportSelection::Roster(path.clone()),
+            (_, Some(owner), _) => ExportSelection::Owner(owner.trim().to_owned()),
+            (_, _, Some(tag)) => ExportSelection::Tag(tag.trim().to_owned()),
+            _ if !args.title.is_empty() => ExportSelection::Titles(args.title.clone()),
+            _ => ExportSelection::All,
+        };
+        Ok(ExportConfig {
+            selection,
+            output: (args.output != "-").then(|| PathBuf::from(&args.output)),
+            portal: portal_url(&args.connection)?,
+            credentials: credentials(&args.connection, env)?,
+            client: client_options(&args.connection, &args.pacing)?,
+            output_config: OutputConfig::from(&args.output_args),
+        })
+    }
+}
+
+/// The HTTP client's settings from the shared connection and pacing options.
+pub fn client_options(
+    connection: &ConnectionArgs,
+    pacing: &PacingArgs,
+) -> Result<ClientOptions, ConfigError> {
+    let concurrency = NonZeroUsize::new(pacing.concurrency)
+        .ok_or_else(|| bad_value("--concurrency must be at least 1"))?;
+    for (flag, value) in [
+        ("--timeout", pacing.timeout),
+        ("--connect-timeout", pacing.connect_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(bad_value(format!(
+                "{flag} must be longer than 0s (every request would time out)"
+            )));
+        }
+    }
+    Ok(ClientOptions {
+        timeout: pacing.timeout,
+        connect_timeout: pacing.connect_timeout,
+        retries: pacing.retries,
+        concurrency,
+        rate: parse_rate(&pacing.rate)?,
+        ca_cert: connection
+            .ca_cert
+            .as_deref()
+            .map(read_ca_cert)
+            .transpose()?,
+        ..ClientOptions::default()
+    })
+}
+
+/// `--portal`, validated.
+pub fn portal_url(connection: &ConnectionArgs) -> Result<PortalUrl, ConfigError> {
+    PortalUrl::parse(&connection.portal).map_err(|e| {
+        bad_value(format!(
+            "--portal {:?}: {e}",
+            crate::portal::url::redact(&connection.portal)
+        ))
+    })
 }
 
 /// `--ca-cert`: read and checked now, so a file that is unreadable or holds no usable
@@ -539,7 +619,10 @@ fn results_target(arg: Option<&str>, roster: &Source) -> ResultsTarget {
 }
 
 /// Where the sign-in secret comes from: a ready token, or a username and its password.
-fn credentials(args: &ImportArgs, env: &dyn Environment) -> Result<Credentials, ConfigError> {
+pub fn credentials(
+    args: &ConnectionArgs,
+    env: &dyn Environment,
+) -> Result<Credentials, ConfigError> {
     let token = match (
         env.var("ARCGIS_API_KEY"),
         env.var("ARCGIS_TOKEN"),
@@ -741,6 +824,38 @@ mod tests {
             err(&["r.csv", "--ca-cert", "/no/such.pem"], &key),
             File,
             "--ca-cert",
+        );
+    }
+
+    #[test]
+    fn export_takes_exactly_one_selection_and_backup_needs_sync() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["bulk-groups"].iter().chain(args));
+        assert!(parse(&["export"]).is_err(), "a selection is required");
+        assert!(parse(&["export", "--owner", "a", "--tag", "t"]).is_err());
+        assert!(parse(&["import", "r.csv", "--backup", "b.csv"]).is_err());
+        let Command::Export(args) = parse(&["export", "--title", "A", "--title", "B"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let env = FakeEnv([("ARCGIS_API_KEY", "k")].into_iter().collect());
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            c.selection,
+            ExportSelection::Titles(vec!["A".into(), "B".into()])
+        );
+        assert_eq!(c.output, None, "stdout by default");
+        let Command::Export(args) = parse(&["export", "--all", "--output", "x.csv"])
+            .unwrap()
+            .command
+        else {
+            unreachable!()
+        };
+        let c = ExportConfig::from_args(&args, &env).unwrap();
+        assert_eq!(
+            (c.selection, c.output),
+            (ExportSelection::All, Some(PathBuf::from("x.csv")))
         );
     }
 

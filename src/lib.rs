@@ -10,7 +10,8 @@
 //! - [`cli`] → [`config`]: raw command line → validated configuration (the core never sees clap).
 //! - [`cmd`]: one thin file per command (runtime, logging, signals, printing) and the one
 //!   mapping from what happened to an exit code; `main.rs` only calls it.
-//! - [`import`]: the engine — group resolution, membership diff, chunked additions, sync.
+//! - [`import`]: the engine — group resolution, membership diff, chunked additions, sync; owners,
+//!   invitations, and the export (`bulk-groups export`, `--backup`).
 //! - [`portal`]: the REST client — URL forms, auth, errors, retries, pacing.
 //! - [`validate`]: the offline roster check. [`demo`]: the built-in end-to-end demonstration.
 //! - [`exit`]: the exit codes and their precedence.

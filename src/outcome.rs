@@ -27,6 +27,11 @@ pub enum Status {
     WouldAdd,
     /// `--dry-run --sync`: would be removed.
     WouldRemove,
+    /// `--invite-external`: a user of another organization was invited (or an invitation is
+    /// pending); they join once they accept.
+    Invited,
+    /// `--dry-run --invite-external`: would be invited.
+    WouldInvite,
     /// The row failed validation.
     Invalid,
     /// The row could not be completed (group failure, portal failure, permission).
@@ -37,7 +42,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the documented order.
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 13] = [
         Status::Added,
         Status::AlreadyMember,
         Status::Duplicate,
@@ -46,6 +51,8 @@ impl Status {
         Status::NotRemoved,
         Status::WouldAdd,
         Status::WouldRemove,
+        Status::Invited,
+        Status::WouldInvite,
         Status::Invalid,
         Status::Failed,
         Status::NotAttempted,
@@ -62,6 +69,8 @@ impl Status {
             Status::NotRemoved => "not_removed",
             Status::WouldAdd => "would_add",
             Status::WouldRemove => "would_remove",
+            Status::Invited => "invited",
+            Status::WouldInvite => "would_invite",
             Status::Invalid => "invalid",
             Status::Failed => "failed",
             Status::NotAttempted => "not_attempted",

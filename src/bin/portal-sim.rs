@@ -85,7 +85,8 @@ struct Args {
     seed: u64,
     /// All realism switches at once, each at its harder variant (--legacy-members-cap 100,
     /// --strict-chunks, --exact-case, --privileges-in portals-self, --throttle-status 403,
-    /// --reassign-drops-owner); flags given explicitly still win. --cool-off is separate.
+    /// --reassign-drops-owner, --no-group-invitations); flags given explicitly still win.
+    /// --cool-off is separate.
     #[arg(long, help_heading = "Realism switches")]
     realistic: bool,
     /// groups/{id}/users lists at most N names per role, silently.
@@ -111,6 +112,10 @@ struct Args {
     /// After reassign, the old owner is no longer a member (default: stays a manager).
     #[arg(long, help_heading = "Realism switches")]
     reassign_drops_owner: bool,
+    /// Do not serve a group's pending invitations (community/groups/{id}/invitations, an
+    /// undocumented listing).
+    #[arg(long, help_heading = "Realism switches")]
+    no_group_invitations: bool,
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -174,6 +179,7 @@ impl Args {
             cool_off: self.cool_off.unwrap_or(config.cool_off),
             throttle_status: self.throttle_status.unwrap_or(config.throttle_status),
             reassign_drops_owner: self.reassign_drops_owner || config.reassign_drops_owner,
+            no_group_invitations: self.no_group_invitations || config.no_group_invitations,
             ..config
         })
     }
@@ -246,6 +252,7 @@ mod tests {
 
         let realistic = config(&["--realistic", "--cool-off", "1m"]);
         assert!(realistic.strict_chunks && realistic.exact_case && realistic.reassign_drops_owner);
+        assert!(realistic.no_group_invitations);
         assert_eq!(realistic.legacy_members_cap, Some(100));
         assert_eq!(realistic.privileges_in, PrivilegesIn::PortalsSelf);
         assert_eq!(realistic.throttle_status, ThrottleStatus::Forbidden);

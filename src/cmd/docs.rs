@@ -33,7 +33,7 @@ pub fn man(command: Option<&str>) -> Exit {
             Some(sub) => sub.clone().name(&*format!("{BIN}-{name}").leak()),
             None => {
                 crate::report::logging::error(&format!(
-                    "no subcommand {name:?}; try import, validate, demo or completions"
+                    "no subcommand {name:?}; try import, validate, export, demo or completions"
                 ));
                 return exit_for(&Cause::Unusable.into());
             }

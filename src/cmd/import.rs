@@ -35,7 +35,11 @@ pub fn main(args: &ImportArgs) -> Exit {
         Ok(config) => config,
         Err(e) => {
             logging::error(&e.to_string());
-            let mut summary = Summary::new(redact(&args.portal), args.roster.clone(), args.dry_run);
+            let mut summary = Summary::new(
+                redact(&args.connection.portal),
+                args.roster.clone(),
+                args.dry_run,
+            );
             summary.error = Some(e.to_string());
             let verdict = Verdict::from(e.cause());
             let exit = exit_for(&verdict);

@@ -11,6 +11,7 @@ use crate::outcome::{Cause, Verdict};
 
 pub mod demo;
 pub mod docs;
+pub mod export;
 pub mod import;
 pub mod validate;
 
@@ -19,6 +20,7 @@ pub fn main(cli: Cli) -> Exit {
     match cli.command {
         Command::Import(args) => import::main(&args),
         Command::Validate(args) => validate::main(&args),
+        Command::Export(args) => export::main(&args),
         Command::Demo(args) => demo::main(&args),
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { command } => docs::man(command.as_deref()),

@@ -119,6 +119,14 @@ impl RunContext {
             .unwrap_or_else(|| self.definitions.get(key))
     }
 
+    /// The title the roster gives beside group id `id`, for when the portal does not know the
+    /// id (a roster file only: a stdin roster is not pre-scanned).
+    pub fn title_beside_id(&self, id: &str) -> Option<String> {
+        self.definitions
+            .title_beside_id(&GroupKey::Id(id.to_owned()))
+            .map(str::to_owned)
+    }
+
     /// A group the caller owned at start, or created in this run, with exactly this title.
     pub fn known_own_group(&self, title: &TitleKey) -> Option<GroupSummary> {
         if let Some(group) = self.owned_groups.get(title) {
@@ -142,5 +150,11 @@ impl RunContext {
     /// Take one of the caller's group slots; `false` when the per-user group limit is reached.
     pub fn take_group_slot(&self) -> bool {
         self.group_slots.fetch_sub(1, Ordering::SeqCst) > 0
+    }
+
+    /// Give a group slot back: the caller left a group it had (a created group handed to its
+    /// owner).
+    pub fn release_group_slot(&self) {
+        self.group_slots.fetch_add(1, Ordering::SeqCst);
     }
 }

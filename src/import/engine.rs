@@ -16,6 +16,8 @@ use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::import::context::RunContext;
+use crate::import::export;
+use crate::import::lifecycle::{self, Handovers};
 use crate::import::members::{Target, add_chunk};
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
@@ -108,6 +110,8 @@ pub struct Engine {
     /// Set once the run stops taking new work (interrupt or fatal error).
     stopping: bool,
     outcome: EngineOutcome,
+    /// Created groups to hand to their owners once everything else is done to them.
+    handovers: Handovers,
 }
 
 impl Engine {
@@ -135,6 +139,7 @@ impl Engine {
             input_closed: false,
             stopping: false,
             outcome: EngineOutcome::default(),
+            handovers: Handovers::default(),
         }
     }
 
@@ -157,7 +162,14 @@ impl Engine {
             && self.outcome.fatal.is_none()
             && last_line.is_some()
         {
-            self.sync();
+            let batches = self.sync();
+            let batches = self.back_up(batches).await;
+            self.spawn_removals(batches);
+            self.drain_tasks(&cancel).await;
+        }
+        // Last: after a group is handed over the caller may no longer manage it.
+        if !self.stopping && self.outcome.fatal.is_none() {
+            self.hand_over();
             self.drain_tasks(&cancel).await;
         }
         if self.stopping {
@@ -234,7 +246,14 @@ impl Engine {
     }
 
     fn emit(&self, row: ResultRow) {
-        // Progress counts roster rows (out of the roster's total), not removal rows.
+        // The owner's row of a group to be handed over waits for the handover.
+        if let Some(row) = self.handovers.hold(row) {
+            self.write(row);
+        }
+    }
+
+    fn write(&self, row: ResultRow) {
+        // Progress counts roster rows (out of the roster's total) once final, not removal rows.
         if row.line.is_some() {
             self.rows_done.fetch_add(1, Ordering::Relaxed);
         }
@@ -311,7 +330,9 @@ impl Engine {
 
     /// Decide a row of a resolved group: report it now, or queue it for an addUsers chunk.
     fn place(&mut self, key: &GroupKey, row: Pending) {
-        let dry_run = self.ctx.plan.dry_run;
+        // A dry run that may invite sends its rows to the chunk tasks, which look users up to
+        // tell `would_add` from `would_invite`.
+        let dry_run = self.ctx.plan.dry_run && !self.ctx.plan.invite_external;
         let chunk_size = self.ctx.plan.chunk_size;
         let stopping = self.stopping;
         let Some(Group {
@@ -509,12 +530,15 @@ impl Engine {
                     }
                     self.by_id.insert(resolved.id.clone(), key.clone());
                 }
+                let target = Target {
+                    id: resolved.id,
+                    title: resolved.title,
+                    status: resolved.status,
+                };
+                self.handovers
+                    .register(&self.ctx, &target, self.ctx.definition(&key).owner);
                 group.state = GroupState::Ready(Box::new(ReadyGroup {
-                    target: Target {
-                        id: resolved.id,
-                        title: resolved.title,
-                        status: resolved.status,
-                    },
+                    target,
                     members: resolved.members,
                     chunks: [Vec::new(), Vec::new()],
                     aliased: false,
@@ -598,7 +622,8 @@ impl Engine {
 
     // ---- sync ----------------------------------------------------------------------------
 
-    fn sync(&mut self) {
+    /// Plan `--sync`: report the rows already decided, return the removals to make.
+    fn sync(&mut self) -> Vec<(Target, Vec<sync::Removal>)> {
         // Rows that keep a group out of the sync, by group id however they named it.
         let mut unknown_rows: HashMap<&str, u64> = HashMap::new();
         for (key, n) in &self.invalid_by_group {
@@ -635,11 +660,70 @@ impl Engine {
         for row in plan.rows {
             self.emit(row);
         }
+        plan.batches
+    }
+
+    /// `--backup FILE`: the memberships of the groups about to lose members, written before the
+    /// first removal (a run that removes nobody leaves the file alone). If it cannot be
+    /// written, nothing is removed.
+    async fn back_up(
+        &mut self,
+        batches: Vec<(Target, Vec<sync::Removal>)>,
+    ) -> Vec<(Target, Vec<sync::Removal>)> {
+        let Some(path) = self.ctx.plan.backup.clone() else {
+            return batches;
+        };
+        if batches.is_empty() {
+            return batches;
+        }
+        let ids: Vec<String> = batches.iter().map(|(t, _)| t.id.clone()).collect();
+        let error = match export::back_up(&self.ctx.client, &ids, &path).await {
+            Ok(rows) => {
+                tracing::info!(path = %path.display(), groups = ids.len(), rows, "backup written");
+                return batches;
+            }
+            Err(export::ExportError::Portal(e)) => match Fatal::from_portal(&e) {
+                Some(fatal) => {
+                    self.fail_run(fatal);
+                    e.to_string()
+                }
+                None => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        tracing::error!("backup failed, nothing removed: {error}");
+        let reason = format!("not removed: the backup could not be written: {error}");
+        for (target, removals) in batches {
+            for removal in &removals {
+                self.emit(sync::removal_row(
+                    &target,
+                    removal,
+                    Status::NotRemoved,
+                    reason.clone(),
+                ));
+            }
+        }
+        Vec::new()
+    }
+
+    fn spawn_removals(&mut self, batches: Vec<(Target, Vec<sync::Removal>)>) {
         let chunk_size = self.ctx.plan.chunk_size;
-        for (target, removals) in plan.batches {
+        for (target, removals) in batches {
             for chunk in removals.chunks(chunk_size) {
                 self.spawn_remove(target.clone(), chunk.to_vec());
             }
+        }
+    }
+
+    /// Hand every created group with an owner over (one task each).
+    fn hand_over(&mut self) {
+        for handover in self.handovers.take_all() {
+            let ctx = Arc::clone(&self.ctx);
+            let owned = handover.row.iter().cloned().collect();
+            let handle = self
+                .tasks
+                .spawn(async move { Done::Rows(lifecycle::hand_over(&ctx, handover).await) });
+            self.in_flight.insert(handle.id(), owned);
         }
     }
 
@@ -697,6 +781,10 @@ impl Engine {
             })
             .collect();
         leftovers.into_iter().for_each(|r| self.emit(r));
+        // Owners' rows held for a handover that will not happen now.
+        for handover in self.handovers.take_all() {
+            handover.row.into_iter().for_each(|r| self.write(r));
+        }
 
         // The rest of the roster: a file is read to the end (fast) so every row is reported;
         // stdin may never end, so an interrupt stops there and records where.
@@ -715,10 +803,10 @@ impl Engine {
     }
 }
 
-/// A `not_added` row whose user the run could not identify (the lookup found no such user, or
-/// could not be made): the roster may mean a current member under another name.
+/// A `not_added` (or `invited`) row whose user the run could not identify (the lookup found no
+/// such user, or could not be made): the roster may mean a current member under another name.
 fn names_unidentified_user(row: &ResultRow) -> bool {
-    row.status == Status::NotAdded && row.portal_username.is_none()
+    matches!(row.status, Status::NotAdded | Status::Invited) && row.portal_username.is_none()
 }
 
 fn role_index(role: Role) -> usize {

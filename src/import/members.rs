@@ -11,6 +11,10 @@
 //! organization whom the roster spelled differently from the portal is sent once more in the
 //! portal's spelling before it is reported. A lost response is settled the same way as a
 //! refusal — by re-reading the members, never by guessing.
+//!
+//! With `--invite-external`, a refused user of another organization (or one the portal does not
+//! show) is invited instead of reported (`invite`); a dry run with it looks every user up to
+//! tell `would_add` from `would_invite`.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -19,6 +23,7 @@ use std::pin::Pin;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::import::context::RunContext;
+use crate::import::invite;
 use crate::import::{Fatal, INTERRUPTED, Members, Pending};
 use crate::outcome::{GroupStatus, ResultRow, Status};
 use crate::portal::client::MAX_PAGE_SIZE;
@@ -60,6 +65,11 @@ pub async fn add_chunk(
     role: Role,
     rows: &[Pending],
 ) -> Result<Vec<ResultRow>, Fatal> {
+    // Only a dry run with `--invite-external` sends rows here (to tell would_add from
+    // would_invite).
+    if ctx.plan.dry_run {
+        return plan_chunk(ctx, target, role, rows).await;
+    }
     let mut out = Vec::with_capacity(rows.len());
     let mut refused = Vec::new();
     for sent in send(ctx, target, role, rows.to_vec()).await? {
@@ -72,6 +82,37 @@ pub async fn add_chunk(
     if !refused.is_empty() {
         out.extend(explain(ctx, target, role, refused).await?);
     }
+    Ok(out)
+}
+
+/// A dry run with `--invite-external`: each user looked up, so users of another organization
+/// are `would_invite` (or `invited`, pending) and the rest `would_add`. No write.
+async fn plan_chunk(
+    ctx: &RunContext,
+    target: &Target,
+    role: Role,
+    rows: &[Pending],
+) -> Result<Vec<ResultRow>, Fatal> {
+    let identified: Vec<(Pending, Identity)> = futures::stream::iter(rows.to_vec())
+        .map(|row| async move {
+            let identity = identify(ctx, &row.username).await?;
+            Ok::<_, Fatal>((row, identity))
+        })
+        .buffered(LOOKUPS_PER_CHUNK)
+        .try_collect()
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut external = Vec::new();
+    for (row, identity) in identified {
+        if identity.is_external() {
+            external.push(identity.invitee(row, ctx.caller.is_admin));
+        } else {
+            let mut result = target.row(&row, Status::WouldAdd, "");
+            result.portal_username = identity.portal_username().map(str::to_owned);
+            out.push(result);
+        }
+    }
+    out.extend(invite::invite(ctx, target, role, external).await?);
     Ok(out)
 }
 
@@ -268,6 +309,21 @@ impl Identity {
         }
     }
 
+    /// Whether the user is, or may be, of another organization: someone `--invite-external`
+    /// invites.
+    fn is_external(&self) -> bool {
+        matches!(self, Identity::OtherOrg(_) | Identity::Unseen)
+    }
+
+    /// `row`'s user, to be invited.
+    fn invitee(&self, row: Pending, caller_is_admin: bool) -> invite::External {
+        invite::External {
+            not_added: self.reason(caller_is_admin),
+            portal_username: self.portal_username().map(str::to_owned),
+            row,
+        }
+    }
+
     /// The `not_added` reason (product spec §3).
     fn reason(&self, caller_is_admin: bool) -> String {
         match self {
@@ -338,6 +394,16 @@ async fn explain(
         let (results, refused_again) = send_respelled(ctx, target, role, respelled).await?;
         out.extend(results);
         settled.extend(refused_again);
+    }
+    if ctx.plan.invite_external {
+        let (external, other): (Vec<_>, Vec<_>) =
+            settled.into_iter().partition(|(_, id)| id.is_external());
+        settled = other;
+        let external = external
+            .into_iter()
+            .map(|(refusal, identity)| identity.invitee(refusal.row, ctx.caller.is_admin))
+            .collect();
+        out.extend(invite::invite(ctx, target, role, external).await?);
     }
     out.extend(settled.into_iter().map(|(refusal, identity)| {
         let mut reason = identity.reason(ctx.caller.is_admin);

@@ -7,9 +7,14 @@
 //! - `engine`: the single-owner main loop (rows in, tasks out, results out).
 //! - `resolve`: group lookup and creation. `members`: addUsers and `notAdded` diagnosis.
 //! - `sync`: the removal plan and its guard. `context`: what all tasks share.
+//! - `lifecycle`: handing created groups to their owners. `invite`: `--invite-external`.
+//! - [`export`]: current memberships as a roster (`bulk-groups export`, `--backup`).
 
 mod context;
 mod engine;
+pub mod export;
+mod invite;
+mod lifecycle;
 mod members;
 mod resolve;
 mod run;

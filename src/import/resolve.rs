@@ -13,7 +13,7 @@ use crate::import::context::{Index, RunContext};
 use crate::import::{Fatal, MemberRole, Members};
 use crate::outcome::GroupStatus;
 use crate::portal::{GroupPage, GroupSummary, NewGroup, PortalError};
-use crate::roster::{GroupDefinition, GroupRef, TitleKey, UserKey};
+use crate::roster::{GroupDefinition, GroupKey, GroupRef, TitleKey, UserKey};
 
 /// How long a `COM_0044` ("you already have a group named …") may take to become findable.
 const DUPLICATE_TITLE_PATIENCE: Duration = Duration::from_secs(60);
@@ -60,16 +60,21 @@ impl From<PortalError> for ResolveError {
 pub async fn resolve(ctx: &RunContext, group: &GroupRef) -> Result<ResolvedGroup, ResolveError> {
     match group {
         GroupRef::Id(id) => by_id(ctx, id).await,
-        GroupRef::Title(title) => by_title(ctx, title).await,
+        GroupRef::Title(title) => by_title(ctx, title, &group.key()).await,
     }
 }
 
 async fn by_id(ctx: &RunContext, id: &str) -> Result<ResolvedGroup, ResolveError> {
-    let group = ctx
-        .client
-        .group(id)
-        .await
-        .map_err(|e| match Fatal::from_portal(&e) {
+    let group = match ctx.client.group(id).await {
+        // A roster exported from another portal names its groups by ids unknown here: the
+        // title beside the id finds (or creates) the group instead.
+        Err(e) if e.is_not_found() && let Some(title) = ctx.title_beside_id(id) => {
+            tracing::debug!(id, title = %title, "group id unknown to this portal; using the title beside it");
+            return by_title(ctx, &title, &GroupKey::Id(id.to_owned())).await;
+        }
+        other => other,
+    }
+    .map_err(|e| match Fatal::from_portal(&e) {
             Some(fatal) => ResolveError::Fatal(fatal),
             None => ResolveError::Group(format!(
                 "group {id} does not exist or is not visible to {}: {e}",
@@ -79,7 +84,12 @@ async fn by_id(ctx: &RunContext, id: &str) -> Result<ResolvedGroup, ResolveError
     existing(ctx, group).await
 }
 
-async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, ResolveError> {
+/// `defined_by`: the roster's key for the group, whose definition a created group gets.
+async fn by_title(
+    ctx: &RunContext,
+    title: &str,
+    defined_by: &GroupKey,
+) -> Result<ResolvedGroup, ResolveError> {
     let key = TitleKey::new(title);
     if let Some(own) = ctx.known_own_group(&key) {
         return existing(ctx, own).await;
@@ -99,7 +109,7 @@ async fn by_title(ctx: &RunContext, title: &str) -> Result<ResolvedGroup, Resolv
     };
     match pick(ctx, &matches, title)? {
         Some(group) => existing(ctx, group).await,
-        None => create(ctx, title, &key).await,
+        None => create(ctx, title, &key, defined_by).await,
     }
 }
 
@@ -257,6 +267,7 @@ async fn create(
     ctx: &RunContext,
     title: &str,
     key: &TitleKey,
+    defined_by: &GroupKey,
 ) -> Result<ResolvedGroup, ResolveError> {
     if !ctx.take_group_slot() {
         return Err(ResolveError::Group(format!(
@@ -272,7 +283,7 @@ async fn create(
             members: Members::default(),
         });
     }
-    let definition = ctx.definition(&GroupRef::Title(title.to_owned()).key());
+    let definition = ctx.definition(defined_by);
     match ctx
         .client
         .create_group(title, &new_group(&definition))
@@ -390,6 +401,7 @@ mod tests {
     fn new_group_carries_every_definition_field_in_portal_spelling() {
         assert_eq!(new_group(&GroupDefinition::default()), NewGroup::default());
         let full = new_group(&GroupDefinition {
+            owner: Some("teacher".into()),
             description: Some("d".into()),
             snippet: Some("s".into()),
             tags: Some("a,b".into()),

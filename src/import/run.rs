@@ -351,6 +351,9 @@ fn check_files(config: &ImportConfig) -> Result<(), FileError> {
     if let Some(path) = &config.summary_json {
         check_writable("summary file", path)?;
     }
+    if let Some(path) = &config.plan.backup {
+        check_writable("backup file", path)?;
+    }
     if let Source::Path(path) = &config.roster {
         std::fs::File::open(path).map_err(|source| RosterError::Open {
             what: config.roster.describe(),

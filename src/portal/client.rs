@@ -32,8 +32,9 @@ use super::retry::{RetryPolicy, parse_retry_after};
 use super::stats::{ClientStats, Counters};
 use super::url::PortalUrl;
 use super::wire::{
-    AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, MemberPage, PortalSelf,
-    RemoveUsersReply, SelfInfo, TokenReply, UserInfo, UserPage,
+    AddUsersReply, CreateGroupReply, GroupMembers, GroupPage, GroupSummary, InvitationsReply,
+    MemberPage, PortalSelf, RemoveUsersReply, SelfInfo, SuccessReply, TokenReply, UserInfo,
+    UserPage,
 };
 
 /// The referer the token is bound to (`generateToken` with `client=referer`), sent as the
@@ -388,6 +389,51 @@ impl PortalClient {
             return Ok(Vec::new());
         };
         Ok(decode::<RemoveUsersReply>(RequestKind::RemoveUsers, value)?.not_removed)
+    }
+
+    /// `community/groups/{id}/reassign` with `targetUsername`: hand the group to that user of
+    /// the organization (org administrators only). What becomes of the old owner's membership
+    /// is not documented; callers must not rely on either outcome.
+    pub async fn reassign_group(&self, group_id: &str, username: &str) -> Result<(), PortalError> {
+        let url = self.endpoint(&["community", "groups", group_id, "reassign"]);
+        let value = self
+            .call(RequestKind::Reassign, url, &[("targetUsername", username)])
+            .await?;
+        expect_success(RequestKind::Reassign, value)
+    }
+
+    /// `community/groups/{id}/invite`: invite `usernames` (at most 25) in `role`, with the
+    /// portal's default expiration. Already-members and already-invited users still make it
+    /// answer success (reference §2.15), so a repeat changes nothing.
+    pub async fn invite(
+        &self,
+        group_id: &str,
+        role: Role,
+        usernames: &[String],
+    ) -> Result<(), PortalError> {
+        debug_assert!(usernames.len() <= MAX_USERS_PER_CALL);
+        if usernames.is_empty() {
+            return Ok(());
+        }
+        let names = usernames.join(",");
+        let url = self.endpoint(&["community", "groups", group_id, "invite"]);
+        let params = [("users", names.as_str()), ("role", role.invitation_role())];
+        let value = self.call(RequestKind::Invite, url, &params).await?;
+        expect_success(RequestKind::Invite, value)
+    }
+
+    /// The usernames a group's pending invitations name, from
+    /// `community/groups/{id}/invitations`. No documented endpoint lists them: a portal may
+    /// refuse or not know this one, so an error here means "cannot tell", not "none".
+    pub async fn group_invitations(&self, group_id: &str) -> Result<Vec<String>, PortalError> {
+        let reply: InvitationsReply = self
+            .get(
+                RequestKind::GroupInvitations,
+                &["community", "groups", group_id, "invitations"],
+                &[],
+            )
+            .await?;
+        Ok(reply.invitations.into_iter().map(|i| i.username).collect())
     }
 
     /// addUsers or removeUsers with `field=name,name,…`; `None` (nothing sent) for no names.
@@ -858,6 +904,18 @@ fn decode<T: DeserializeOwned>(kind: RequestKind, value: Value) -> Result<T, Por
         kind,
         message: e.to_string(),
     })
+}
+
+/// A `{"success": true, …}` reply, or a decode error saying it was not one.
+fn expect_success(kind: RequestKind, value: Value) -> Result<(), PortalError> {
+    if decode::<SuccessReply>(kind, value)?.success {
+        Ok(())
+    } else {
+        Err(PortalError::Decode {
+            kind,
+            message: "the reply has no `success: true`".to_owned(),
+        })
+    }
 }
 
 /// The createGroup form: `title` plus every definition field that is set.

@@ -28,11 +28,17 @@ pub enum RequestKind {
     User,
     /// `GET portals/self/users/search` (the organization's user directory)
     OrgUsers,
+    /// `POST community/groups/{id}/reassign`
+    Reassign,
+    /// `POST community/groups/{id}/invite`
+    Invite,
+    /// `GET community/groups/{id}/invitations` (undocumented; may be absent)
+    GroupInvitations,
 }
 
 impl RequestKind {
     /// Every kind, in a fixed order (the index of a kind in this array is its stats slot).
-    pub const ALL: [RequestKind; 11] = [
+    pub const ALL: [RequestKind; 14] = [
         RequestKind::GenerateToken,
         RequestKind::PortalSelf,
         RequestKind::CommunitySelf,
@@ -44,6 +50,9 @@ impl RequestKind {
         RequestKind::RemoveUsers,
         RequestKind::User,
         RequestKind::OrgUsers,
+        RequestKind::Reassign,
+        RequestKind::Invite,
+        RequestKind::GroupInvitations,
     ];
 
     /// The name used in statistics and logs (`"portals/self"`, `"addUsers"`, …).
@@ -60,6 +69,9 @@ impl RequestKind {
             RequestKind::RemoveUsers => "removeUsers",
             RequestKind::User => "user",
             RequestKind::OrgUsers => "portals/self/users",
+            RequestKind::Reassign => "reassign",
+            RequestKind::Invite => "invite",
+            RequestKind::GroupInvitations => "invitations",
         }
     }
 
@@ -68,7 +80,11 @@ impl RequestKind {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            RequestKind::CreateGroup | RequestKind::AddUsers | RequestKind::RemoveUsers
+            RequestKind::CreateGroup
+                | RequestKind::AddUsers
+                | RequestKind::RemoveUsers
+                | RequestKind::Reassign
+                | RequestKind::Invite
         )
     }
 

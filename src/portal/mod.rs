@@ -35,4 +35,6 @@ pub use pacing::RateSetting;
 pub use request::{NewGroup, Role};
 pub use stats::ClientStats;
 pub use url::{PortalUrl, PortalUrlError};
-pub use wire::{GroupMembers, GroupPage, GroupSummary, PortalSelf, SelfInfo, UserInfo, UserPage};
+pub use wire::{
+    GroupFields, GroupMembers, GroupPage, GroupSummary, PortalSelf, SelfInfo, UserInfo, UserPage,
+};

@@ -18,6 +18,14 @@ impl Role {
             Role::Admin => "admins",
         }
     }
+
+    /// The invite `role` value for this role.
+    pub(crate) fn invitation_role(self) -> &'static str {
+        match self {
+            Role::Member => "group_member",
+            Role::Admin => "group_admin",
+        }
+    }
 }
 
 /// The optional createGroup fields, in the portal's spelling; `None` leaves the portal's

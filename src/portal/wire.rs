@@ -78,6 +78,53 @@ pub struct GroupSummary {
     /// `private`, `org` or `public`.
     #[serde(default)]
     pub access: Option<String>,
+    /// The rest of the group's definition, as `export` writes it back (absent fields are the
+    /// portal's defaults).
+    #[serde(flatten)]
+    pub definition: GroupFields,
+}
+
+/// A group's definition fields beyond its title and access, in the portal's spelling; every one
+/// optional, since search results and createGroup replies carry different subsets.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupFields {
+    /// `description`
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `snippet`
+    #[serde(default)]
+    pub snippet: Option<String>,
+    /// `tags`
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// `phone`
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// `isInvitationOnly`
+    #[serde(default)]
+    pub is_invitation_only: Option<bool>,
+    /// `isViewOnly`
+    #[serde(default)]
+    pub is_view_only: Option<bool>,
+    /// `sortField`
+    #[serde(default)]
+    pub sort_field: Option<String>,
+    /// `sortOrder`
+    #[serde(default)]
+    pub sort_order: Option<String>,
+    /// `membershipAccess`
+    #[serde(default)]
+    pub membership_access: Option<String>,
+    /// `autoJoin`
+    #[serde(default)]
+    pub auto_join: Option<bool>,
+    /// `leavingDisallowed`
+    #[serde(default)]
+    pub leaving_disallowed: Option<bool>,
+    /// `hiddenMembers`
+    #[serde(default)]
+    pub hidden_members: Option<bool>,
 }
 
 /// One page of a group search.
@@ -189,6 +236,26 @@ pub(crate) struct CreateGroupReply {
 pub(crate) struct AddUsersReply {
     #[serde(rename = "notAdded")]
     pub not_added: Vec<String>,
+}
+
+/// The reply of reassign and invite: `{"success": true, "groupId": "…"}`.
+#[derive(Deserialize)]
+pub(crate) struct SuccessReply {
+    #[serde(default)]
+    pub success: bool,
+}
+
+/// A group's pending invitations (`community/groups/{id}/invitations`, undocumented): each
+/// entry names its invitee in `username` (arcgis-rest-js's `IInvitation` shape).
+#[derive(Deserialize)]
+pub(crate) struct InvitationsReply {
+    pub invitations: Vec<InvitationEntry>,
+}
+
+/// One pending invitation.
+#[derive(Deserialize)]
+pub(crate) struct InvitationEntry {
+    pub username: String,
 }
 
 /// removeUsers' reply.

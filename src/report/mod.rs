@@ -10,6 +10,7 @@ mod summary;
 // The outcome types are re-exported so `report::Status` etc. keep working for callers.
 pub use crate::outcome::{Counts, GroupStatus, ResultRow, Status};
 pub use options::{OutputOptions, ProgressWhen};
+pub(crate) use outputs::sibling_temp;
 pub use outputs::{OutputError, RunLock, check_writable};
 pub use progress::{Counters, Progress, StatsSource};
 pub use results::{

@@ -91,6 +91,10 @@ pub(crate) fn parse_cell<'a>(
     }
     Ok(Some(match field {
         Field::Description | Field::Phone => DefValue::Text(Cow::Borrowed(cell)),
+        Field::Owner => {
+            rules::username(column, cell)?;
+            DefValue::Text(Cow::Borrowed(cell))
+        }
         Field::Snippet => {
             rules::snippet(column, cell)?;
             DefValue::Text(Cow::Borrowed(cell))
@@ -121,6 +125,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
         t.as_deref().map(|s| DefValue::Text(Cow::Borrowed(s)))
     }
     match field {
+        Field::Owner => text(&def.owner),
         Field::Description => text(&def.description),
         Field::Snippet => text(&def.snippet),
         Field::Tags => text(&def.tags),
@@ -140,6 +145,7 @@ fn get(def: &GroupDefinition, field: Field) -> Option<DefValue<'_>> {
 
 fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
     match (field, value) {
+        (Field::Owner, DefValue::Text(t)) => def.owner = Some(t.into_owned()),
         (Field::Description, DefValue::Text(t)) => def.description = Some(t.into_owned()),
         (Field::Snippet, DefValue::Text(t)) => def.snippet = Some(t.into_owned()),
         (Field::Tags, DefValue::Text(t)) => def.tags = Some(t.into_owned()),
@@ -160,6 +166,7 @@ fn set(def: &mut GroupDefinition, field: Field, value: DefValue<'_>) {
 /// Field-by-field: `over` where it has a value, else `under`.
 fn overlay(over: &GroupDefinition, under: &GroupDefinition) -> GroupDefinition {
     GroupDefinition {
+        owner: over.owner.clone().or_else(|| under.owner.clone()),
         description: over
             .description
             .clone()
@@ -201,6 +208,9 @@ pub struct Definitions {
     warned: HashSet<(usize, Field)>,
     /// No logging (the scan pass; the streaming pass logs).
     quiet: bool,
+    /// The title first written beside each `group_id`: the group to use when the id is unknown
+    /// to the portal (a roster exported from another portal).
+    titles_beside_ids: HashMap<GroupKey, String>,
 }
 
 impl Definitions {
@@ -286,6 +296,16 @@ impl Definitions {
     /// How many conflicting later values the roster had in total.
     pub fn conflict_count(&self) -> u64 {
         self.conflict_count
+    }
+
+    /// Record the title a row gives beside the group id `key` (the first one wins).
+    pub(crate) fn note_title_beside_id(&mut self, key: &GroupKey, title: String) {
+        self.titles_beside_ids.entry(key.clone()).or_insert(title);
+    }
+
+    /// The title first written beside the group id `key`, if any.
+    pub fn title_beside_id(&self, key: &GroupKey) -> Option<&str> {
+        self.titles_beside_ids.get(key).map(String::as_str)
     }
 
     /// The index of a roster group, created on first sight.
@@ -565,6 +585,18 @@ mod tests {
         d.merge(g, Field::Tags, "tags", DefValue::Text("x,y".into()), 3);
         assert_eq!(d.get(&key("a")).tags.as_deref(), Some("x,y"));
         assert_eq!(d.get(&key("unknown")).access, Some(Access::Private));
+    }
+
+    #[test]
+    fn owner_is_a_username_column() {
+        assert_eq!(Field::from_header("Group Owner"), Some(Field::Owner));
+        assert!(Field::Owner.is_definition());
+        assert_eq!(
+            parse_cell(Field::Owner, "owner", "jsmith"),
+            Ok(Some(DefValue::Text("jsmith".into())))
+        );
+        let bad = parse_cell(Field::Owner, "Group Owner", "J Smith").unwrap_err();
+        assert!(bad.contains("Group Owner"), "{bad}");
     }
 
     #[test]

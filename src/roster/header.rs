@@ -16,6 +16,8 @@ pub enum Field {
     Username,
     /// `role`
     Role,
+    /// `owner` — who a group this run creates is handed to (a definition column).
+    Owner,
     /// `description`
     Description,
     /// `snippet`
@@ -46,11 +48,12 @@ pub enum Field {
 
 impl Field {
     /// Every field, in documentation order.
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Group,
         Field::GroupId,
         Field::Username,
         Field::Role,
+        Field::Owner,
         Field::Description,
         Field::Snippet,
         Field::Tags,
@@ -78,6 +81,7 @@ impl Field {
             Field::GroupId => &["group_id", "groupid"],
             Field::Username => &["username", "user", "user_name", "member", "login"],
             Field::Role => &["role", "member_type"],
+            Field::Owner => &["owner", "group_owner"],
             Field::Description => &["description"],
             Field::Snippet => &["snippet"],
             Field::Tags => &["tags"],

@@ -288,6 +288,8 @@ impl MembershipAccess {
 /// modified.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GroupDefinition {
+    /// `owner`: the user a group this run creates is handed to once set up.
+    pub owner: Option<String>,
     /// `description`
     pub description: Option<String>,
     /// `snippet`

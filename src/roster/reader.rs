@@ -369,6 +369,12 @@ impl RosterReader {
                 index
             }
         };
+        if by_id
+            && let Some(title) = columns.get(Field::Group).map(cell)
+            && let Ok(title) = rules::group_title(columns.name(Field::Group), title)
+        {
+            self.definitions.note_title_beside_id(&group.key(), title);
+        }
         for &(f, i) in &self.definition_columns {
             if let Ok(Some(value)) = definitions::parse_cell(f, columns.column_name(i), cell(i)) {
                 self.definitions

@@ -71,6 +71,9 @@ pub struct SimConfig {
     pub throttle_status: ThrottleStatus,
     /// `--reassign-drops-owner`: after reassign, the old owner is no longer a member.
     pub reassign_drops_owner: bool,
+    /// `--no-group-invitations`: `community/groups/{id}/invitations` (undocumented) is not
+    /// served, as on a portal without it.
+    pub no_group_invitations: bool,
 }
 
 /// The seed used when `--seed` is not given, so that runs are reproducible by default.
@@ -108,6 +111,7 @@ impl Default for SimConfig {
             cool_off: Duration::ZERO,
             throttle_status: ThrottleStatus::TooManyRequests,
             reassign_drops_owner: false,
+            no_group_invitations: false,
         }
     }
 }
@@ -136,6 +140,7 @@ impl SimConfig {
             privileges_in: PrivilegesIn::PortalsSelf,
             throttle_status: ThrottleStatus::Forbidden,
             reassign_drops_owner: true,
+            no_group_invitations: true,
             ..self
         }
     }

@@ -105,6 +105,9 @@ pub fn handle(ctx: &Ctx<'_>) -> Outcome {
         Endpoint::GroupGet => Outcome::read(app.portal().group_get(me, arg)),
         Endpoint::GroupUsers => Outcome::read(app.portal().group_users(me, arg)),
         Endpoint::GroupUserList => Outcome::read(app.portal().group_user_list(me, arg, p)),
+        Endpoint::GroupInvitations if !app.config.no_group_invitations => {
+            Outcome::read(app.portal().group_invitations(me, arg))
+        }
         _ => Outcome::read(Err(ApiError::not_found())),
     }
 }

@@ -52,6 +52,7 @@
 //! | `removeUsers` | `community/groups/{id}/removeUsers` (POST) |
 //! | `invite` | `community/groups/{id}/invite` (POST) |
 //! | `reassign` | `community/groups/{id}/reassign` (POST) |
+//! | `groups/invitations` | `community/groups/{id}/invitations` (a group's pending invitations) |
 //! | `update` | `community/groups/{id}/update` (POST) |
 //! | `delete` | `community/groups/{id}/delete` (POST) |
 //! | `other` | anything else (answered 404 in the error envelope) |
@@ -116,8 +117,11 @@
 //!   (or, to read, their org's admin) lists `community/users/{u}/invitations`
 //!   (`{"userInvitations": […]}`, arcgis-rest-js's `IInvitation` shape) and answers with
 //!   `…/{id}/accept` (joins in the invited role; reply `{success, username, groupId, id}`) or
-//!   `…/decline`. There is no documented listing of a group's pending invitations, so none is
-//!   served.
+//!   `…/decline`. There is no documented listing of a group's pending invitations; the
+//!   simulator serves one at `community/groups/{id}/invitations` (`{"invitations": […]}`,
+//!   the same entries, pending ones only; owner, managers and org admin) so that a client can
+//!   avoid inviting twice, and `--no-group-invitations` (in `--realistic`) answers it like an
+//!   unknown path, as a portal without it would.
 //!
 //! # Realism switches
 //!
@@ -133,6 +137,7 @@
 //! | `--throttle-status 429\|403` | status and JSON code of throttled replies; the 403 says "Too many requests. Try again later." and has no `Retry-After` (reported bursts of 403, reference §9) | 403: indistinguishable from a permission error by status alone |
 //! | `--cool-off D` | when `--rate-limit` trips, every request is refused for D, without `Retry-After`; then a fresh one-second window | not set (takes a value) |
 //! | `--reassign-drops-owner` | after reassign the old owner leaves the group (default: stays a manager); UNVERIFIED which is real | on: a client relying on the old owner's membership breaks |
+//! | `--no-group-invitations` | `community/groups/{id}/invitations` is not served (no documented endpoint lists a group's pending invitations) | on: a client relying on the listing breaks |
 //!
 //! # Privileges
 //!

@@ -112,6 +112,7 @@ pub fn classify(path: &str) -> Route {
                 "removeusers" => Endpoint::RemoveUsers,
                 "invite" => Endpoint::Invite,
                 "reassign" => Endpoint::Reassign,
+                "invitations" => Endpoint::GroupInvitations,
                 "update" => Endpoint::Update,
                 "delete" => Endpoint::Delete,
                 _ => Endpoint::Other,
@@ -299,6 +300,10 @@ mod tests {
         assert_eq!(
             classify("/sharing/rest/community/groups/g1/reassign").endpoint,
             Endpoint::Reassign
+        );
+        assert_eq!(
+            classify("/sharing/rest/community/groups/g1/invitations").endpoint,
+            Endpoint::GroupInvitations
         );
     }
 }

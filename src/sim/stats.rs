@@ -55,6 +55,8 @@ pub enum Endpoint {
     Invite,
     /// `community/groups/{id}/reassign`.
     Reassign,
+    /// `community/groups/{id}/invitations` (a group's pending invitations; undocumented).
+    GroupInvitations,
     /// `community/groups/{id}/update`.
     Update,
     /// `community/groups/{id}/delete`.
@@ -65,7 +67,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// All endpoints, in `by_endpoint` order.
-    pub const ALL: [Endpoint; 26] = [
+    pub const ALL: [Endpoint; 27] = [
         Endpoint::Info,
         Endpoint::GenerateToken,
         Endpoint::OAuthToken,
@@ -89,6 +91,7 @@ impl Endpoint {
         Endpoint::RemoveUsers,
         Endpoint::Invite,
         Endpoint::Reassign,
+        Endpoint::GroupInvitations,
         Endpoint::Update,
         Endpoint::Delete,
         Endpoint::Other,
@@ -120,6 +123,7 @@ impl Endpoint {
             Endpoint::RemoveUsers => "removeUsers",
             Endpoint::Invite => "invite",
             Endpoint::Reassign => "reassign",
+            Endpoint::GroupInvitations => "groups/invitations",
             Endpoint::Update => "update",
             Endpoint::Delete => "delete",
             Endpoint::Other => "other",

@@ -73,6 +73,12 @@ fn import_help() {
 }
 
 #[test]
+fn export_help() {
+    let text = help(&["export"]);
+    insta::assert_snapshot!("export_help", text);
+}
+
+#[test]
 fn validate_help() {
     let text = help(&["validate"]);
     insta::assert_snapshot!("validate_help", text);
@@ -108,7 +114,7 @@ fn portal_sim_help() {
 #[test]
 fn every_subcommand_has_a_purpose_and_an_example() {
     let top = help(&[]);
-    for sub in ["import", "validate", "demo", "completions", "man"] {
+    for sub in ["import", "validate", "export", "demo", "completions", "man"] {
         let line = top
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{sub} ")))
@@ -276,6 +282,7 @@ fn help_never_shows_secret_values() {
         &[][..],
         &["import"],
         &["validate"],
+        &["export"],
         &["demo"],
         &["completions"],
         &["man"],

@@ -802,6 +802,81 @@ async fn invitations_reach_other_orgs_and_are_accepted_by_the_invitee() {
 }
 
 #[tokio::test]
+async fn a_groups_pending_invitations_are_listed_for_those_who_may_invite() {
+    let s = start(with_group(directory_config(), &["alice"])).await;
+    let admin = s.admin().await;
+    let id = crew(&s).id;
+    let path = format!("community/groups/{id}/invitations");
+    assert_eq!(
+        s.get(&path, Some(&admin), &[]).await.body,
+        json!({"invitations": []})
+    );
+    s.post(
+        &format!("community/groups/{id}/invite"),
+        Some(&admin),
+        &[("users", "partner,nobody_at_all"), ("role", "group_admin")],
+    )
+    .await;
+    let listed = s.get(&path, Some(&admin), &[]).await.body;
+    let list = listed["invitations"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "unknown names make no invitation: {listed}");
+    assert_eq!(
+        (list[0]["username"].as_str(), list[0]["role"].as_str()),
+        (Some("partner"), Some("group_admin"))
+    );
+    assert_eq!(list[0]["groupId"], id.as_str());
+    // Only those who may invite read it, not a plain member.
+    let alice = s.token("alice", "alice-pw").await;
+    assert_eq!(
+        s.get(&path, Some(&alice), &[]).await.error_code(),
+        Some(403)
+    );
+    // Accepted: no longer pending.
+    let partner = s.token("partner", "partner-pw").await;
+    let inv = s
+        .get("community/users/partner/invitations", Some(&partner), &[])
+        .await
+        .body["userInvitations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.post(
+        &format!("community/users/partner/invitations/{inv}/accept"),
+        Some(&partner),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        s.get(&path, Some(&admin), &[]).await.body,
+        json!({"invitations": []})
+    );
+    assert_eq!(s.sim.stats().by_endpoint["groups/invitations"], 4);
+}
+
+#[tokio::test]
+async fn without_the_group_invitations_listing_the_path_is_unknown() {
+    let s = start(with_group(
+        SimConfig {
+            no_group_invitations: true,
+            ..directory_config()
+        },
+        &[],
+    ))
+    .await;
+    let admin = s.admin().await;
+    let id = crew(&s).id;
+    let r = s
+        .get(
+            &format!("community/groups/{id}/invitations"),
+            Some(&admin),
+            &[],
+        )
+        .await;
+    assert!(r.body["error"].is_object(), "{}", r.text);
+    assert!(r.body.get("invitations").is_none());
+}
+
+#[tokio::test]
 async fn a_declined_invitation_joins_nobody() {
     let s = start(with_group(config(), &[])).await;
     let admin = s.admin().await;

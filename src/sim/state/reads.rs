@@ -309,6 +309,22 @@ impl Portal {
         list
     }
 
+    /// `community/groups/{id}/invitations`: the group's pending invitations
+    /// (`{"invitations": […]}`, each in the invitee-side shape), for those who may invite
+    /// (owner, managers, org admin). Undocumented on the real portal; `--no-group-invitations`
+    /// turns it off.
+    pub fn group_invitations(&self, caller: Option<&str>, id: &str) -> Result<Value, ApiError> {
+        let (id, _) = self.managed_group(caller, id)?;
+        let g = &self.groups[&id];
+        let mut pending: Vec<(&String, &Invitation)> =
+            g.invited.iter().filter(|(_, i)| i.pending()).collect();
+        pending.sort_by_key(|(name, i)| (i.created_ms, name.as_str()));
+        Ok(json!({"invitations": pending
+            .iter()
+            .map(|(name, i)| invitation_json(name, g, i))
+            .collect::<Vec<_>>()}))
+    }
+
     /// `community/users/{u}/invitations` (`{"userInvitations": […]}`), or with an id the one
     /// invitation, with its `group`.
     pub fn user_invitations(
