@@ -219,6 +219,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--results-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultsFormat {
+    /// RFC 4180 CSV: UTF-8 without BOM, comma-separated.
+    Csv,
+    /// For Excel: UTF-8 with BOM, the roster's delimiter.
+    Excel,
+}
+
 /// Where the portal is and how to sign in, shared by every command that talks to it.
 #[derive(Debug, Args, Clone)]
 pub struct ConnectionArgs {
@@ -338,6 +347,14 @@ pub struct ImportArgs {
     /// Write a machine-readable run summary (JSON) to this file.
     #[arg(long, value_name = "FILE", help_heading = "Import")]
     pub summary_json: Option<PathBuf>,
+    /// Results file format; default `excel` when the roster has a BOM or `;` delimiter (it came
+    /// from Excel), else `csv`. Both end lines with CRLF.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Import")]
+    pub results_format: Option<ResultsFormat>,
+    /// Write a self-contained HTML report of the run to this file (outcome, groups, problems
+    /// with what to do, request rate over time).
+    #[arg(long, value_name = "FILE.html", help_heading = "Import")]
+    pub report: Option<PathBuf>,
 
     #[command(flatten)]
     pub pacing: PacingArgs,

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use crate::cli::{self, ConnectionArgs, ImportArgs, OutputArgs, PacingArgs, RosterArgs};
 use crate::outcome::Cause;
 use crate::portal::{ClientOptions, Credentials, MAX_USERS_PER_CALL, PortalUrl, RateSetting};
-use crate::report::{OutputOptions, ProgressWhen, ResultsTarget};
+use crate::report::{OutputOptions, ProgressWhen, ResultsStyle, ResultsTarget};
 use crate::roster::{
     ColumnMapping, Encoding, MatchBy, RoleMap, RosterOptions, Source, TitleTemplate,
 };
@@ -87,6 +87,10 @@ pub struct ImportConfig {
     pub max_duration: Option<Duration>,
     /// Write a JSON summary here.
     pub summary_json: Option<PathBuf>,
+    /// `--results-format`; `None`: like the roster.
+    pub results_format: Option<ResultsStyle>,
+    /// Write the HTML report here.
+    pub report: Option<PathBuf>,
     /// stderr output.
     pub output: OutputConfig,
 }
@@ -443,6 +447,11 @@ impl ImportConfig {
             },
             max_duration: args.max_duration,
             summary_json: args.summary_json.clone(),
+            results_format: args.results_format.map(|format| match format {
+                cli::ResultsFormat::Csv => ResultsStyle::Csv,
+                cli::ResultsFormat::Excel => ResultsStyle::Excel,
+            }),
+            report: args.report.clone(),
             output: OutputConfig::from(&args.output),
         })
     }

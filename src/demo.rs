@@ -136,6 +136,8 @@ fn import_config(
         plan: PlanOptions::default(),
         max_duration: None,
         summary_json: None,
+        results_format: None,
+        report: None,
         output: OutputConfig {
             progress: ProgressWhen::Never,
             ..output

@@ -26,7 +26,7 @@ pub fn main(args: &DemoArgs) -> Exit {
         }
     };
     let interrupted = demo.report.verdict.has(Cause::Interrupted);
-    let outcome = conclude(demo.report, None);
+    let outcome = conclude(demo.report, None, None);
     outcome.summary.print(outcome.results.as_deref());
     let heading = "groups in the simulated portal afterwards";
     let text = std::iter::once(format!("{heading}:"))

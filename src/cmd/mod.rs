@@ -55,7 +55,11 @@ pub(crate) fn block_on<F: std::future::Future>(work: F) -> F::Output {
     output
 }
 
-/// A token cancelled by the first SIGINT or SIGTERM; a second one ends the process at once.
+/// A token cancelled by the first SIGINT or SIGTERM. A second one only says the run is
+/// stopping: the stop is bounded already (requests in flight get a few seconds), and exiting
+/// then would lose every row not yet written — the results file could hold only its header.
+/// A third ends the process at once, for a run that seems stuck (the file then holds the rows
+/// written so far, as after `kill -9`).
 pub(crate) fn interrupt_token() -> CancellationToken {
     let token = CancellationToken::new();
     let handle = token.clone();
@@ -71,11 +75,17 @@ pub(crate) fn interrupt_token() -> CancellationToken {
                 loop {
                     wait_for_signal().await;
                     count += 1;
-                    if count == 1 {
-                        handle.cancel();
-                    } else {
-                        crate::report::logging::error("interrupted again: stopping now");
-                        std::process::exit(i32::from(exit_for(&Cause::Interrupted.into()).code()));
+                    match count {
+                        1 => handle.cancel(),
+                        2 => crate::report::logging::error(
+                            "interrupted again: already stopping — requests in flight get a few seconds, then every row is written; interrupt once more to quit at once, leaving the results file incomplete"
+                        ),
+                        _ => {
+                            crate::report::logging::error("interrupted a third time: quitting now");
+                            std::process::exit(i32::from(
+                                exit_for(&Cause::Interrupted.into()).code(),
+                            ));
+                        }
                     }
                 }
             });

@@ -1,7 +1,14 @@
-//! One whole `bulk-groups import`: take the lock, read the roster's head, sign in and check the
-//! caller, run the engine, and turn what happened into a summary and a typed [`Verdict`]
-//! (`cmd` maps it to the exit code and writes the JSON summary). Every path goes through
-//! [`finish`] so the results file is always written.
+//! One whole `bulk-groups import`: check the output paths, read the roster's head, take the
+//! lock, sign in and check the caller, run the engine, and turn what happened into a summary
+//! and a typed [`Verdict`] (`cmd` maps it to the exit code and writes the JSON summary and the
+//! report). Every path goes through [`finish`] so the results file is always written.
+//!
+//! The lock file is created only once the run is going to start — after the output paths are
+//! checked and the roster has passed its header and `--min-rows` — and never removed. Removing
+//! it at the end would race: a second run that opened the file just before the unlink would
+//! lock the orphaned inode while a third created and locked a new one, and both would run.
+//! Created late, it never appears for a run that never started (a missing roster, a bad
+//! header, a truncated export); left in place, it is harmless, since only a held lock counts.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -17,11 +24,11 @@ use crate::config::ImportConfig;
 use crate::import::context::{Caller, RunContext, StreamedDefinitions};
 use crate::import::engine::{Engine, EngineOutcome};
 use crate::import::{Fatal, INTERRUPTED, unworked_row};
-use crate::outcome::{Cause, Counts, Status, Verdict};
+use crate::outcome::{Cause, Status, Verdict};
 use crate::portal::{PortalClient, PortalError, RequestKind};
 use crate::report::{
-    Counters, OutputError, Progress, ResultsSender, ResultsTarget, ResultsWriter, RunLock, Summary,
-    check_writable,
+    Counters, OutputError, Problem, Progress, ResultsFormat, ResultsSender, ResultsTarget,
+    ResultsWriter, RunLock, Sample, Summary, Tally, Timeline, check_writable,
 };
 use crate::roster::{
     self, Definitions, Dialect, RosterError, RosterReader, Row, RowKind, Source, UserKey,
@@ -81,6 +88,10 @@ pub struct RunReport {
     /// Where the results went (`-` for stdout); `None` when the run stopped before writing any
     /// (lock held, unusable roster, `--min-rows`).
     pub results: Option<String>,
+    /// The rows that need attention, by kind of problem (for the report).
+    pub problems: Vec<Problem>,
+    /// The request counters once a second (for the report's chart).
+    pub timeline: Vec<Sample>,
 }
 
 /// Run one import to the end. `cancel` is the interrupt (SIGINT/SIGTERM); `--max-duration`
@@ -116,11 +127,13 @@ struct Attempt {
     verdict: Verdict,
     error: Option<String>,
     /// The rows accounted for; `None` when the run stopped before writing any.
-    counts: Option<Counts>,
+    tally: Option<Tally>,
     /// Writing the results file failed part way (the counts still hold every row).
     results_error: Option<std::io::Error>,
+    /// The client, once built (its statistics count the requests of a failed sign-in too).
     client: Option<PortalClient>,
     engine: EngineOutcome,
+    timeline: Vec<Sample>,
 }
 
 impl Attempt {
@@ -128,10 +141,11 @@ impl Attempt {
         Attempt {
             verdict: stop.cause().into(),
             error: Some(stop.to_string()),
-            counts: None,
+            tally: None,
             results_error: None,
             client: None,
             engine: EngineOutcome::default(),
+            timeline: Vec::new(),
         }
     }
 }
@@ -145,20 +159,10 @@ async fn attempt(
     cancel: &CancellationToken,
     summary: &mut Summary,
 ) -> Attempt {
-    // Every file problem is exit 2 here, before the lock and any portal contact; a roster that
-    // cannot be opened too, so a run that never starts leaves no lock file behind.
+    // Every file problem is exit 2 here, before the lock and any portal contact.
     if let Err(e) = check_files(config) {
         return Attempt::early(e.into());
     }
-    // One run per results file: the lock comes before the results file is truncated.
-    let _lock = match &config.results {
-        ResultsTarget::Path(path) => match RunLock::acquire(path) {
-            Ok(lock) => Some(lock),
-            Err(e) => return Attempt::early(EarlyStop::Output(e)),
-        },
-        ResultsTarget::Stdout => None,
-    };
-
     let stdin = config.roster == Source::Stdin;
     let RosterHead {
         dialect,
@@ -172,8 +176,18 @@ async fn attempt(
         Ok(head) => head,
         Err(stop) => return Attempt::early(stop),
     };
+    // One run per results file: the lock comes before the results file is truncated, and only
+    // once the run is going to start (see the module docs).
+    let _lock = match &config.results {
+        ResultsTarget::Path(path) => match RunLock::acquire(path) {
+            Ok(lock) => Some(lock),
+            Err(e) => return Attempt::early(EarlyStop::Output(e)),
+        },
+        ResultsTarget::Stdout => None,
+    };
 
-    let (results, writer) = match ResultsWriter::create(config.results.clone()) {
+    let format = ResultsFormat::choose(config.results_format, dialect.bom, dialect.delimiter);
+    let (results, writer) = match ResultsWriter::create(config.results.clone(), format) {
         Ok(w) => w,
         Err(source) => {
             return Attempt::early(EarlyStop::Output(OutputError::Io {
@@ -194,14 +208,26 @@ async fn attempt(
             stats: signed_in.clone(),
         },
     );
+    let timeline = Timeline::start(signed_in.clone());
 
-    // Sign in and check who we are, before any write.
+    // Sign in and check who we are, before any write. The client's statistics are read from
+    // here on, so even a failed sign-in counts its requests.
+    let built = PortalClient::build(
+        config.portal.clone(),
+        config.credentials.clone(),
+        config.client.clone(),
+    );
+    let client = built.as_ref().ok().cloned();
+    if let Some(client) = &client {
+        let stats_client = client.clone();
+        let _ = signed_in.set(Box::new(move || stats_client.stats()));
+    }
     let preflight = tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(PreflightError::Interrupted),
-        result = preflight(config) => result,
+        result = preflight(config, built) => result,
     };
-    let (verdict, error, client, engine) = match preflight {
+    let (verdict, error, engine) = match preflight {
         Ok((client, caller, caller_groups)) => {
             tracing::info!(
                 portal = %config.portal,
@@ -212,8 +238,6 @@ async fn attempt(
                 dialect = %dialect,
                 "starting import"
             );
-            let stats_client = client.clone();
-            let _ = signed_in.set(Box::new(move || stats_client.stats()));
             summary.org_id = Some(caller.org_id.clone());
             summary.caller = Some(caller.username.clone());
             let ctx = Arc::new(RunContext::new(
@@ -227,35 +251,32 @@ async fn attempt(
             let concurrency = config.client.concurrency.get();
             let engine = Engine::new(ctx, results.clone(), rows_done.clone(), concurrency);
             let outcome = engine.run(head, rows, stdin, cancel.clone()).await;
-            (Verdict::default(), None, Some(client), outcome)
+            (Verdict::default(), None, outcome)
         }
         Err(e) => {
             let (cause, status, reason) = e.classify();
             account_unstarted(&results, head, &mut rows, status, &reason).await;
-            (
-                cause.into(),
-                Some(e.to_string()),
-                None,
-                EngineOutcome::default(),
-            )
+            (cause.into(), Some(e.to_string()), EngineOutcome::default())
         }
     };
     drop(results);
     progress.finish();
+    let timeline = timeline.finish();
     let read_error = join_reader(reader_thread).await;
-    let (counts, results_error) = match writer.finish().await {
-        Ok(counts) => (counts, None),
-        Err(e) => (*e.counts, Some(e.error)),
+    let (tally, results_error) = match writer.finish().await {
+        Ok(tally) => (tally, None),
+        Err(e) => (*e.tally, Some(e.error)),
     };
     let error =
         error.or(read_error.map(|e| format!("the roster could not be read to the end: {e}")));
     Attempt {
         verdict,
         error,
-        counts: Some(counts),
+        tally: Some(tally),
         results_error,
         client,
         engine,
+        timeline,
     }
 }
 
@@ -327,6 +348,7 @@ async fn open_roster(
         }
     }
     if (head.len() as u64) < config.plan.min_rows {
+        summary.roster.rows = head.len() as u64;
         return Err(EarlyStop::TooFewRows {
             rows: head.len(),
             min_rows: config.plan.min_rows,
@@ -353,6 +375,9 @@ fn check_files(config: &ImportConfig) -> Result<(), FileError> {
     }
     if let Some(path) = &config.plan.backup {
         check_writable("backup file", path)?;
+    }
+    if let Some(path) = &config.report {
+        check_writable("report file", path)?;
     }
     if let Source::Path(path) = &config.roster {
         std::fs::File::open(path).map_err(|source| RosterError::Open {
@@ -458,16 +483,14 @@ impl PreflightError {
     }
 }
 
-/// Sign in, read `portals/self` and `community/self`, check the privileges.
+/// Sign in with the `client` just built, read `portals/self` and `community/self`, check the
+/// privileges.
 async fn preflight(
     config: &ImportConfig,
+    client: Result<PortalClient, PortalError>,
 ) -> Result<(PortalClient, Caller, Vec<crate::portal::GroupSummary>), PreflightError> {
-    let client = PortalClient::connect(
-        config.portal.clone(),
-        config.credentials.clone(),
-        config.client.clone(),
-    )
-    .await?;
+    let client = client?;
+    client.sign_in().await?;
     // Independent reads: one round trip instead of two.
     let (portal, me) = tokio::try_join!(client.portal_self(), client.community_self())?;
     let org_id = me.org_id.clone().unwrap_or_else(|| portal.id.clone());
@@ -599,11 +622,13 @@ fn finish(attempt: Attempt, mut summary: Summary, results: String, started: Inst
     let Attempt {
         mut verdict,
         mut error,
-        counts,
+        tally,
         results_error,
         client,
         engine,
+        timeline,
     } = attempt;
+    let counts = tally.as_ref().map(|t| &t.counts);
     if engine.interrupted {
         verdict.add(Cause::Interrupted);
     }
@@ -611,7 +636,7 @@ fn finish(attempt: Attempt, mut summary: Summary, results: String, started: Inst
         verdict.add(fatal.cause());
         error.get_or_insert_with(|| fatal.reason());
     }
-    if let Some(counts) = &counts
+    if let Some(counts) = counts
         && (counts.needs_attention() || !engine.guard_tripped.is_empty())
     {
         verdict.add(Cause::RowsNeedAttention);
@@ -635,13 +660,15 @@ fn finish(attempt: Attempt, mut summary: Summary, results: String, started: Inst
     summary.error = error;
     summary.guard_tripped = engine.guard_tripped;
     summary.input_not_read_after_line = engine.input_not_read_after_line;
-    if let Some(counts) = &counts {
-        summary.set_counts(counts);
+    if let Some(tally) = &tally {
+        summary.set_tally(tally);
     }
     RunReport {
         verdict,
         summary,
-        results: counts.is_some().then_some(results),
+        results: tally.is_some().then_some(results),
+        problems: tally.map(|t| t.problems()).unwrap_or_default(),
+        timeline,
     }
 }
 

@@ -138,6 +138,19 @@ impl PortalClient {
         credentials: Credentials,
         options: ClientOptions,
     ) -> Result<PortalClient, PortalError> {
+        let client = PortalClient::build(url, credentials, options)?;
+        client.sign_in().await?;
+        Ok(client)
+    }
+
+    /// Builds the client without contacting the portal; [`sign_in`](Self::sign_in) next. Kept
+    /// apart from [`connect`](Self::connect) so a caller can still read [`stats`](Self::stats)
+    /// after a failed sign-in (the requests it cost are part of the run's account).
+    pub fn build(
+        url: PortalUrl,
+        credentials: Credentials,
+        options: ClientOptions,
+    ) -> Result<PortalClient, PortalError> {
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
@@ -189,14 +202,17 @@ impl PortalClient {
                 url,
             }),
         };
-        // Sign in now (password), or check that the static token fits in a header.
-        client
-            .inner
+        Ok(client)
+    }
+
+    /// Sign in now (password), or check that the static token fits in a header.
+    pub async fn sign_in(&self) -> Result<(), PortalError> {
+        self.inner
             .auth
-            .token(|| client.fetch_token())
+            .token(|| self.fetch_token())
             .await?
             .header_value()?;
-        Ok(client)
+        Ok(())
     }
 
     /// Stop sending: requests that have not started yet fail at once with

@@ -1,4 +1,4 @@
-//! The files a run writes (results, JSON summary) and the lock beside the results file, checked
+//! The files a run writes (results, JSON summary, HTML report) and the lock beside the results file, checked
 //! before any portal contact (product spec §5 "Files", §6).
 //!
 //! Why a module of its own: a scheduler must be able to tell "another run is busy" (exit 5,
@@ -13,7 +13,7 @@
 //! contend for the same lock.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::outcome::Cause;
@@ -87,6 +87,26 @@ pub fn check_writable(what: &'static str, path: &Path) -> Result<(), OutputError
     let (probe, file) = sibling_temp(path).map_err(OutputError::io(what, path))?;
     drop(file);
     std::fs::remove_file(&probe).map_err(OutputError::io(what, path))
+}
+
+/// Write `bytes` to `path` atomically: a sibling temporary file, synced, renamed over `path`,
+/// so a reader sees the old file or the new one, never half of one. A symbolic link at `path`
+/// is refused, not replaced. `what` names the file in the error.
+pub(crate) fn write_atomically(
+    what: &'static str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), OutputError> {
+    refuse_link(what, path)?;
+    let (temp, mut file) = sibling_temp(path).map_err(OutputError::io(what, path))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(OutputError::io(what, path))
 }
 
 /// Create `.<name>.<pid>.tmp` beside `path`, for writing a file that is then renamed into place

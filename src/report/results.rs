@@ -15,25 +15,39 @@
 //! - If a write fails, the thread keeps draining and counting the channel (so senders never
 //!   notice) and `finish` returns the error with the counts of every row sent: no row is lost
 //!   silently, and the summary can still say what was done on the portal.
-//! - RFC 4180: CRLF line ends, fields quoted only when they hold `"`, `,`, CR or LF; cells
-//!   starting with `=`, `+`, `-`, `@`, TAB or CR are prefixed with `'` so a spreadsheet does not
-//!   run them as formulas.
+//! - RFC 4180: CRLF line ends, fields quoted only when they hold `"`, the delimiter, CR or LF;
+//!   cells starting with `=`, `+`, `-`, `@`, TAB or CR are prefixed with `'` so a spreadsheet
+//!   does not run them as formulas. [`ResultsFormat`]: plain CSV, or for Excel a UTF-8 BOM and
+//!   the roster's delimiter (Excel reads a BOM-less file as the local code page and splits on
+//!   the local list separator, `;` in much of Europe).
+//! - **Sorted at the end**: while the run works, rows go to the file in completion order (a
+//!   crash leaves every finished row on disk). For each row the writer keeps only where it went
+//!   — line, offset, length: 24 bytes — and when the channel closes it copies the rows in line
+//!   order (removal rows last, by group then username) into a sibling temporary file and renames
+//!   that over the results: readers see either the whole unsorted file or the whole sorted one.
+//!   Standard output cannot be rewritten, so `--results -` stays in completion order.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::outcome::{Counts, GroupStatus, ResultRow};
+use crate::outcome::{GroupStatus, ResultRow};
+use crate::report::outputs;
+use crate::report::tally::Tally;
 
-/// The results file's header line (without line end).
+/// The results file's header line (without line end), as plain CSV.
 pub const RESULTS_HEADER: &str =
     "line,group,group_id,group_status,username,role,status,reason,portal_username";
 
 /// Longest time a received row may stay unflushed while rows keep arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The UTF-8 byte-order mark Excel needs to read a CSV file as UTF-8.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Where results go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +56,78 @@ pub enum ResultsTarget {
     Path(PathBuf),
     /// Standard output (`--results -`).
     Stdout,
+}
+
+/// `--results-format`: what the user asked for; [`ResultsFormat::choose`] settles the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultsStyle {
+    /// RFC 4180 CSV: UTF-8 without BOM, `,`.
+    Csv,
+    /// For Excel: UTF-8 with BOM, the roster's delimiter.
+    Excel,
+}
+
+/// The bytes of the results file: BOM or not, and the delimiter. Line ends are CRLF either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultsFormat {
+    bom: bool,
+    delimiter: u8,
+}
+
+impl ResultsFormat {
+    /// Plain RFC 4180 CSV.
+    pub const CSV: ResultsFormat = ResultsFormat {
+        bom: false,
+        delimiter: b',',
+    };
+
+    /// The format for a roster read with `roster_bom` and `roster_delimiter`: as asked, or by
+    /// default Excel's when the roster came from Excel (a BOM or a `;` delimiter) — it goes back
+    /// to it — else plain CSV.
+    pub fn choose(asked: Option<ResultsStyle>, roster_bom: bool, roster_delimiter: u8) -> Self {
+        let from_excel = roster_bom || roster_delimiter == b';';
+        match asked {
+            Some(ResultsStyle::Excel) => ResultsFormat {
+                bom: true,
+                delimiter: roster_delimiter,
+            },
+            None if from_excel => ResultsFormat {
+                bom: true,
+                delimiter: roster_delimiter,
+            },
+            Some(ResultsStyle::Csv) | None => ResultsFormat::CSV,
+        }
+    }
+
+    /// The style this format is (for messages and the summary).
+    pub fn style(self) -> ResultsStyle {
+        if self.bom {
+            ResultsStyle::Excel
+        } else {
+            ResultsStyle::Csv
+        }
+    }
+
+    /// BOM (if any) and the header line, CRLF-terminated.
+    fn header(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.bom {
+            out.extend_from_slice(BOM);
+        }
+        out.extend(
+            RESULTS_HEADER
+                .bytes()
+                .map(|b| if b == b',' { self.delimiter } else { b }),
+        );
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+impl Default for ResultsFormat {
+    fn default() -> Self {
+        ResultsFormat::CSV
+    }
 }
 
 /// The sending side: cheap to clone, never blocks, never drops a row (see the module docs).
@@ -61,19 +147,19 @@ impl ResultsSender {
     }
 }
 
-/// Writing the results failed (disk full, I/O error): the first error, and the counts of every
+/// Writing the results failed (disk full, I/O error): the first error, and the tally of every
 /// row sent, written or not — what the run did is still known.
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct ResultsWriteError {
-    /// Every row sent to the writer, counted (boxed: `Counts` is large for an error).
-    pub counts: Box<Counts>,
+    /// Every row sent to the writer, counted (boxed: a tally is large for an error).
+    pub tally: Box<Tally>,
     /// The first write or flush error.
     #[source]
     pub error: io::Error,
 }
 
-type Done = Result<Counts, ResultsWriteError>;
+type Done = Result<Tally, ResultsWriteError>;
 
 /// The writer thread; await [`finish`](Self::finish) after dropping every [`ResultsSender`].
 #[derive(Debug)]
@@ -82,7 +168,8 @@ pub struct ResultsTask {
 }
 
 impl ResultsTask {
-    /// Wait until every sender is dropped and the file is flushed; the counts of rows written.
+    /// Wait until every sender is dropped and the file is flushed (and sorted); the tally of
+    /// rows written.
     pub async fn finish(self) -> Done {
         self.done.await.unwrap_or_else(|_| Err(Self::panicked()))
     }
@@ -96,7 +183,7 @@ impl ResultsTask {
 
     fn panicked() -> ResultsWriteError {
         ResultsWriteError {
-            counts: Box::default(),
+            tally: Box::default(),
             error: io::Error::other("results writer thread panicked"),
         }
     }
@@ -107,40 +194,98 @@ pub struct ResultsWriter;
 
 impl ResultsWriter {
     /// Truncate/create the target, write the header, start the writer thread. Errors (cannot
-    /// create the file) happen here, before any work.
-    pub fn create(target: ResultsTarget) -> io::Result<(ResultsSender, ResultsTask)> {
-        let out: Box<dyn Write + Send> = match &target {
-            ResultsTarget::Path(path) => Box::new(File::create(path)?),
-            ResultsTarget::Stdout => Box::new(io::stdout()),
-        };
-        Self::create_with(out)
+    /// create the file) happen here, before any work. A file is sorted by line at the end.
+    pub fn create(
+        target: ResultsTarget,
+        format: ResultsFormat,
+    ) -> io::Result<(ResultsSender, ResultsTask)> {
+        match target {
+            ResultsTarget::Path(path) => {
+                // Read access too: the rows are copied back out of it, sorted, at the end.
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)?;
+                let out = start(file, format)?;
+                spawn(move |rx| {
+                    let mut index = Index::default();
+                    let (tally, written) = write_loop(rx, out, format, Some(&mut index));
+                    if let Ok(file) = &written
+                        && let Err(e) = index.rewrite_sorted(file, &path, format)
+                    {
+                        // The file is complete, only not in line order: say so and go on.
+                        tracing::warn!(
+                            "could not sort the results file {} by line ({e}); it is complete, in completion order",
+                            path.display()
+                        );
+                    }
+                    finished(tally, written.map(drop))
+                })
+            }
+            ResultsTarget::Stdout => Self::create_with(Box::new(io::stdout()), format),
+        }
     }
 
-    /// Like [`create`](Self::create) over any writer (tests, in-memory).
-    pub fn create_with(out: Box<dyn Write + Send>) -> io::Result<(ResultsSender, ResultsTask)> {
-        let mut out = BufWriter::with_capacity(64 * 1024, out);
-        out.write_all(RESULTS_HEADER.as_bytes())?;
-        out.write_all(b"\r\n")?;
-        out.flush()?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (done_tx, done) = oneshot::channel();
-        std::thread::Builder::new()
-            .name("results-writer".to_owned())
-            .spawn(move || {
-                let _ = done_tx.send(write_loop(rx, out));
-            })?;
-        Ok((ResultsSender { tx }, ResultsTask { done }))
+    /// Like [`create`](Self::create) over any writer (standard output, tests); rows stay in
+    /// completion order.
+    pub fn create_with(
+        out: Box<dyn Write + Send>,
+        format: ResultsFormat,
+    ) -> io::Result<(ResultsSender, ResultsTask)> {
+        let out = start(out, format)?;
+        spawn(move |rx| {
+            let (tally, written) = write_loop(rx, out, format, None);
+            finished(tally, written.map(drop))
+        })
     }
 }
 
-fn write_loop(
+/// Buffer `out` and write the header (on disk before any work starts).
+fn start<W: Write>(out: W, format: ResultsFormat) -> io::Result<BufWriter<W>> {
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    out.write_all(&format.header())?;
+    out.flush()?;
+    Ok(out)
+}
+
+fn spawn(
+    work: impl FnOnce(mpsc::UnboundedReceiver<ResultRow>) -> Done + Send + 'static,
+) -> io::Result<(ResultsSender, ResultsTask)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (done_tx, done) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("results-writer".to_owned())
+        .spawn(move || {
+            let _ = done_tx.send(work(rx));
+        })?;
+    Ok((ResultsSender { tx }, ResultsTask { done }))
+}
+
+fn finished(tally: Tally, result: io::Result<()>) -> Done {
+    match result {
+        Ok(()) => Ok(tally),
+        Err(error) => Err(ResultsWriteError {
+            tally: Box::new(tally),
+            error,
+        }),
+    }
+}
+
+/// Write every row received until the channel closes; the tally, and the inner writer back
+/// (or the first error: then the remaining rows are only counted).
+fn write_loop<W: Write>(
     mut rx: mpsc::UnboundedReceiver<ResultRow>,
-    mut out: BufWriter<Box<dyn Write + Send>>,
-) -> Done {
-    let mut counts = Counts::default();
+    mut out: BufWriter<W>,
+    format: ResultsFormat,
+    mut index: Option<&mut Index>,
+) -> (Tally, io::Result<W>) {
+    let mut tally = Tally::default();
     let mut line = Vec::with_capacity(256);
     let mut error: Option<io::Error> = None;
     let mut last_flush = Instant::now();
+    let mut offset = format.header().len() as u64;
     loop {
         let row = match rx.try_recv() {
             Ok(row) => row,
@@ -159,16 +304,20 @@ fn write_loop(
             }
             Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        counts.add(&row);
+        tally.add(&row);
         if error.is_some() {
             continue;
         }
         line.clear();
-        encode_row(&row, &mut line);
+        encode_row_as(&row, format, &mut line);
         if let Err(e) = out.write_all(&line) {
             error = Some(e);
             continue;
         }
+        if let Some(index) = index.as_deref_mut() {
+            index.push(&row, offset, line.len());
+        }
+        offset += line.len() as u64;
         if last_flush.elapsed() >= FLUSH_INTERVAL {
             if let Err(e) = out.flush() {
                 error = Some(e);
@@ -176,58 +325,123 @@ fn write_loop(
             last_flush = Instant::now();
         }
     }
-    if error.is_none()
-        && let Err(e) = out.flush()
-    {
-        error = Some(e);
+    let result = match error {
+        Some(e) => Err(e),
+        None => out.into_inner().map_err(|e| e.into_error()),
+    };
+    (tally, result)
+}
+
+/// Where one row went in the completion-order file.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    line: u64,
+    offset: u64,
+    len: u32,
+}
+
+/// Where every row went, to copy them out in order at the end: 24 bytes per roster row
+/// (a 1,000,000-row roster: 24 MB), plus the sort keys of removal rows.
+#[derive(Debug, Default)]
+struct Index {
+    rows: Vec<Placed>,
+    removals: Vec<(String, String, Placed)>,
+}
+
+impl Index {
+    fn push(&mut self, row: &ResultRow, offset: u64, len: usize) {
+        let placed = Placed {
+            line: row.line.unwrap_or(0),
+            offset,
+            len: u32::try_from(len).expect("a results row is far below 4 GiB"),
+        };
+        match row.line {
+            Some(_) => self.rows.push(placed),
+            None => self
+                .removals
+                .push((row.group.clone(), row.username.clone(), placed)),
+        }
     }
-    match error {
-        Some(error) => Err(ResultsWriteError {
-            counts: Box::new(counts),
-            error,
-        }),
-        None => Ok(counts),
+
+    /// Copy the rows of `file` (at `path`) in line order, removal rows last by group then
+    /// username, into a sibling temporary file and rename it over `path`. Nothing to do when
+    /// they are in order already.
+    fn rewrite_sorted(mut self, file: &File, path: &Path, format: ResultsFormat) -> io::Result<()> {
+        let in_order = self.rows.is_sorted_by_key(|p| p.line)
+            && self
+                .removals
+                .is_sorted_by(|a, b| (&a.0, &a.1) <= (&b.0, &b.1));
+        if in_order {
+            return Ok(());
+        }
+        self.rows.sort_unstable_by_key(|p| p.line);
+        self.removals
+            .sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let (temp, sorted) = outputs::sibling_temp(path)?;
+        let copied = (|| {
+            let mut out = BufWriter::with_capacity(64 * 1024, sorted);
+            out.write_all(&format.header())?;
+            let mut buf = Vec::new();
+            let removals = self.removals.iter().map(|(_, _, placed)| placed);
+            for placed in self.rows.iter().chain(removals) {
+                buf.resize(placed.len as usize, 0);
+                file.read_exact_at(&mut buf, placed.offset)?;
+                out.write_all(&buf)?;
+            }
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&temp, path)
+        })();
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        copied
     }
 }
 
-/// Append one CSV record (with CRLF) for `row` to `out`.
+/// Append one plain-CSV record (with CRLF) for `row` to `out`.
 pub fn encode_row(row: &ResultRow, out: &mut Vec<u8>) {
+    encode_row_as(row, ResultsFormat::CSV, out);
+}
+
+/// Append one record (with CRLF) for `row` to `out`, in `format`.
+fn encode_row_as(row: &ResultRow, format: ResultsFormat, out: &mut Vec<u8>) {
+    let d = format.delimiter;
     if let Some(line) = row.line {
         out.extend_from_slice(line.to_string().as_bytes());
     }
-    out.push(b',');
-    push_cell(out, &row.group);
-    out.push(b',');
-    push_cell(out, row.group_id.as_deref().unwrap_or(""));
-    out.push(b',');
+    out.push(d);
+    push_cell(out, &row.group, d);
+    out.push(d);
+    push_cell(out, row.group_id.as_deref().unwrap_or(""), d);
+    out.push(d);
     out.extend_from_slice(
         row.group_status
             .map(GroupStatus::as_str)
             .unwrap_or("")
             .as_bytes(),
     );
-    out.push(b',');
-    push_cell(out, &row.username);
-    out.push(b',');
+    out.push(d);
+    push_cell(out, &row.username, d);
+    out.push(d);
     out.extend_from_slice(row.role.map(|r| r.as_str()).unwrap_or("").as_bytes());
-    out.push(b',');
+    out.push(d);
     out.extend_from_slice(row.status.as_str().as_bytes());
-    out.push(b',');
-    push_cell(out, &row.reason);
-    out.push(b',');
-    push_cell(out, row.portal_username.as_deref().unwrap_or(""));
+    out.push(d);
+    push_cell(out, &row.reason, d);
+    out.push(d);
+    push_cell(out, row.portal_username.as_deref().unwrap_or(""), d);
     out.extend_from_slice(b"\r\n");
 }
 
 /// One cell: neutralised if a spreadsheet would read it as a formula, quoted only if needed.
-fn push_cell(out: &mut Vec<u8>, cell: &str) {
+fn push_cell(out: &mut Vec<u8>, cell: &str, delimiter: u8) {
     let formula = matches!(
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
     let quote = cell
         .bytes()
-        .any(|b| matches!(b, b'"' | b',' | b'\r' | b'\n'));
+        .any(|b| matches!(b, b'"' | b'\r' | b'\n') || b == delimiter);
     if quote {
         out.push(b'"');
     }
@@ -248,7 +462,7 @@ fn push_cell(out: &mut Vec<u8>, cell: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::Status;
+    use crate::outcome::{Counts, Status};
     use crate::roster::Role;
 
     fn row(group: &str, username: &str, status: Status, reason: &str) -> ResultRow {
@@ -325,6 +539,46 @@ mod tests {
             encode(&r),
             ",G,0123456789abcdef0123456789abcdef,existing,bob,,removed,,Bob\r\n"
         );
+    }
+
+    #[test]
+    fn excel_format_has_a_bom_the_roster_delimiter_and_quotes_on_it() {
+        let excel = ResultsFormat::choose(None, false, b';');
+        assert_eq!(excel.style(), ResultsStyle::Excel);
+        assert!(excel.header().starts_with(b"\xEF\xBB\xBFline;group;"));
+        let mut out = Vec::new();
+        encode_row_as(&row("A; B, C", "zoë", Status::Added, ""), excel, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "7;\"A; B, C\";;;zoë;member;added;;\r\n"
+        );
+    }
+
+    #[test]
+    fn the_default_format_follows_the_roster() {
+        let csv = ResultsFormat::CSV;
+        assert_eq!(ResultsFormat::choose(None, false, b','), csv);
+        assert_eq!(ResultsFormat::choose(None, false, b'\t'), csv);
+        assert_eq!(
+            ResultsFormat::choose(None, true, b',').style(),
+            ResultsStyle::Excel
+        );
+        assert_eq!(
+            ResultsFormat::choose(None, false, b';').style(),
+            ResultsStyle::Excel
+        );
+        assert_eq!(
+            ResultsFormat::choose(Some(ResultsStyle::Csv), true, b';'),
+            csv
+        );
+        let asked = ResultsFormat::choose(Some(ResultsStyle::Excel), false, b'|');
+        assert_eq!(asked.header()[3..8], *b"line|");
+    }
+
+    #[test]
+    fn an_index_entry_is_at_most_24_bytes() {
+        // 1,000,000 rows must sort within the import's memory target (spec §8).
+        assert!(std::mem::size_of::<Placed>() <= 24);
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! temporary file renamed into place) on every exit path.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 use tracing::Level;
 
-use crate::outcome::{Counts, GroupStatus, Status};
+use crate::outcome::{GroupStatus, Status};
 use crate::report::logging;
 use crate::report::outputs::{self, OutputError};
+use crate::report::tally::{GroupSummary, Tally};
 use crate::roster::Dialect;
 
 /// Version of the JSON summary's shape; bumped only on incompatible changes.
@@ -86,6 +86,8 @@ pub struct Summary {
     pub guard_tripped: Vec<String>,
     /// For a stdin roster cut short by an interrupt: the last line read.
     pub input_not_read_after_line: Option<u64>,
+    /// One entry per roster group: title, id, status and rows per status.
+    pub groups: Vec<GroupSummary>,
 }
 
 impl Summary {
@@ -115,11 +117,14 @@ impl Summary {
             memberships_per_second: 0.0,
             guard_tripped: Vec::new(),
             input_not_read_after_line: None,
+            groups: Vec::new(),
         }
     }
 
-    /// Take the per-status counts of the rows written.
-    pub fn set_counts(&mut self, counts: &Counts) {
+    /// Take the counts of the rows written, in all and per group.
+    pub fn set_tally(&mut self, tally: &Tally) {
+        let counts = &tally.counts;
+        self.groups = tally.groups();
         for status in Status::ALL {
             self.counts.insert(status.as_str(), counts.get(status));
         }
@@ -142,29 +147,9 @@ impl Summary {
     /// Write the JSON summary atomically: a sibling temporary file renamed over `path`. A
     /// symbolic link at `path` is refused, not replaced.
     pub fn write_json(&self, path: &Path) -> Result<(), OutputError> {
-        const WHAT: &str = "summary file";
-        outputs::refuse_link(WHAT, path)?;
-        self.write_atomically(path)
-            .map_err(|source| OutputError::Io {
-                what: WHAT,
-                path: path.to_owned(),
-                source,
-            })
-    }
-
-    fn write_atomically(&self, path: &Path) -> std::io::Result<()> {
-        let (temp, file) = outputs::sibling_temp(path)?;
-        let written = (|| {
-            let mut out = std::io::BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut out, self)?;
-            out.write_all(b"\n")?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&temp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+        let mut json = serde_json::to_vec_pretty(self).expect("a summary serialises");
+        json.push(b'\n');
+        outputs::write_atomically("summary file", path, &json)
     }
 
     /// Print the summary on stderr in the log style ([`logging::emit`]): its text lines, or
@@ -304,6 +289,7 @@ mod tests {
             "memberships_per_second",
             "guard_tripped",
             "input_not_read_after_line",
+            "groups",
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

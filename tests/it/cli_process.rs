@@ -484,3 +484,39 @@ async fn interrupt_while_waiting_for_the_first_rows_exits_130_at_once() {
     assert_eq!(status.code(), Some(130));
     assert_eq!(sim.stats().total, 0, "no portal contact");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_interrupt_while_stopping_still_accounts_for_every_row() {
+    // Every request takes 1.5 s: the first interrupt lands while the group's lookup is on the
+    // wire and no row is done yet, so the run must wait for it before it can stop.
+    let scenario = Scenario::new(2, 20, |c| c.latency = Duration::from_millis(1500)).await;
+    let Scenario {
+        sim,
+        roster,
+        results,
+        ..
+    } = &scenario;
+    let mut child = import_cmd(sim, roster, results)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_signal_handlers(&child);
+    // Past sign-in (token, portals/self, community/self): the engine's first request is out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.stats().total < 4 {
+        assert!(Instant::now() < deadline, "the run never got past sign-in");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&child, "INT");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "INT");
+    let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted again"), "{stderr}");
+    let rows = read_results(results);
+    assert_eq!(rows.len(), 40, "every row, not just the header");
+    let lines: Vec<u64> = rows.iter().map(|r| r.line.parse().unwrap()).collect();
+    assert!(lines.is_sorted(), "sorted by line: {lines:?}");
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bulk_groups::report::{
-    GroupStatus, RESULTS_HEADER, ResultRow, ResultsTarget, ResultsWriter, Status,
+    GroupStatus, RESULTS_HEADER, ResultRow, ResultsFormat, ResultsTarget, ResultsWriter, Status,
 };
 use bulk_groups::roster::Role;
 
@@ -37,7 +37,8 @@ async fn writes_header_rows_in_order_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.results.csv");
     std::fs::write(&path, "stale content that must be truncated\n".repeat(100)).unwrap();
-    let (tx, task) = ResultsWriter::create(ResultsTarget::Path(path.clone())).unwrap();
+    let (tx, task) =
+        ResultsWriter::create(ResultsTarget::Path(path.clone()), ResultsFormat::CSV).unwrap();
     tx.send(row(2, "alice", Status::Added, ""));
     tx.send(row(
         3,
@@ -47,7 +48,7 @@ async fn writes_header_rows_in_order_and_counts() {
     ));
     tx.send(row(4, "bob", Status::Invalid, "-5 is not a username"));
     drop(tx);
-    let counts = task.finish().await.unwrap();
+    let counts = task.finish().await.unwrap().counts;
     assert_eq!(counts.total(), 3);
     assert_eq!(counts.get(Status::Added), 1);
     assert_eq!(counts.attention_rows(), 2);
@@ -80,7 +81,8 @@ async fn writes_header_rows_in_order_and_counts() {
 async fn many_senders_lose_no_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
-    let (tx, task) = ResultsWriter::create(ResultsTarget::Path(path.clone())).unwrap();
+    let (tx, task) =
+        ResultsWriter::create(ResultsTarget::Path(path.clone()), ResultsFormat::CSV).unwrap();
     let mut handles = Vec::new();
     for t in 0..8u64 {
         let tx = tx.clone();
@@ -109,7 +111,7 @@ async fn many_senders_lose_no_row() {
     for h in handles {
         h.await.unwrap();
     }
-    let counts = task.finish().await.unwrap();
+    let counts = task.finish().await.unwrap().counts;
     assert_eq!(counts.total(), 16_001);
     let rows = read_back(&path);
     assert_eq!(rows.len(), 16_002);
@@ -123,7 +125,8 @@ async fn many_senders_lose_no_row() {
 fn rows_are_on_disk_while_the_run_is_still_going() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
-    let (tx, task) = ResultsWriter::create(ResultsTarget::Path(path.clone())).unwrap();
+    let (tx, task) =
+        ResultsWriter::create(ResultsTarget::Path(path.clone()), ResultsFormat::CSV).unwrap();
     tx.send(row(2, "alice", Status::Added, ""));
     tx.send(row(3, "bob", Status::Added, "multi\nline"));
     // The writer flushes as soon as it is idle; give it a moment, then read the file as a
@@ -142,14 +145,17 @@ fn rows_are_on_disk_while_the_run_is_still_going() {
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(tx);
-    assert_eq!(task.finish_blocking().unwrap().total(), 2);
+    assert_eq!(task.finish_blocking().unwrap().counts.total(), 2);
 }
 
 #[test]
 fn unwritable_target_fails_at_create() {
     let dir = tempfile::tempdir().unwrap();
-    let err = ResultsWriter::create(ResultsTarget::Path(dir.path().join("no/such/dir/r.csv")))
-        .unwrap_err();
+    let err = ResultsWriter::create(
+        ResultsTarget::Path(dir.path().join("no/such/dir/r.csv")),
+        ResultsFormat::CSV,
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
 }
 
@@ -168,7 +174,7 @@ fn write_errors_surface_at_finish() {
             Ok(())
         }
     }
-    let (tx, task) = ResultsWriter::create_with(Box::new(Failing)).unwrap();
+    let (tx, task) = ResultsWriter::create_with(Box::new(Failing), ResultsFormat::CSV).unwrap();
     for i in 0..10 {
         tx.send(row(i, "u", Status::Added, ""));
     }
@@ -176,6 +182,6 @@ fn write_errors_surface_at_finish() {
     let err = task.finish_blocking().unwrap_err();
     assert_eq!(err.to_string(), "disk full");
     // Every row sent is still counted: the summary must say what was done on the portal.
-    assert_eq!(err.counts.total(), 10);
-    assert_eq!(err.counts.get(Status::Added), 10);
+    assert_eq!(err.tally.counts.total(), 10);
+    assert_eq!(err.tally.counts.get(Status::Added), 10);
 }

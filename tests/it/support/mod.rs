@@ -134,6 +134,8 @@ pub fn import_config_at(url: &str, roster: &Path, results: &Path) -> ImportConfi
         plan: PlanOptions::default(),
         max_duration: None,
         summary_json: None,
+        results_format: None,
+        report: None,
         output: OutputConfig {
             progress: ProgressWhen::Never,
             quiet: true,
