@@ -202,9 +202,9 @@ pub struct OutputArgs {
 /// `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressWhen {
-    /// A bar on a terminal, a plain line every ~10 s otherwise.
+    /// A bar on a terminal, a plain line every ~10 s otherwise; none with -q.
     Auto,
-    /// Always a bar.
+    /// As auto, even with -q.
     Always,
     /// No progress output.
     Never,

@@ -68,7 +68,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| format!("cannot start the simulated portal: {e}"))?;
-    eprintln!(
+    tracing::info!(
         "simulated portal listening on {} (admin / admin-password)",
         sim.url
     );

@@ -8,6 +8,7 @@ use crate::config::OutputConfig;
 use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 use crate::report::logging;
+use tracing::Level;
 
 /// The whole command.
 pub fn main(args: &DemoArgs) -> Exit {
@@ -20,30 +21,33 @@ pub fn main(args: &DemoArgs) -> Exit {
     )) {
         Ok(demo) => demo,
         Err(e) => {
-            eprintln!("error: demo failed: {e}");
+            logging::error(&format!("demo failed: {e}"));
             return exit_for(&Cause::Unusable.into());
         }
     };
     let interrupted = demo.report.verdict.has(Cause::Interrupted);
     let outcome = conclude(demo.report, None, None);
-    eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
-    eprintln!("groups in the simulated portal afterwards:");
-    for line in &demo.groups {
-        eprintln!("{line}");
-    }
+    outcome.summary.print(outcome.results.as_deref());
+    let heading = "groups in the simulated portal afterwards";
+    let text = std::iter::once(format!("{heading}:"))
+        .chain(demo.groups.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut fields = serde_json::Map::new();
+    fields.insert("groups".to_owned(), demo.groups.clone().into());
+    logging::emit(Level::INFO, heading, &text, fields);
     println!("results: {}", demo.results.display());
     let verdict = if interrupted {
         Cause::Interrupted.into()
     } else if demo.mismatches.is_empty() {
-        eprintln!(
-            "demo outcome as expected (the invalid row, the duplicate and the two refused users are deliberate)"
-        );
+        let message = "demo outcome as expected (the invalid row, the duplicate and the two refused users are deliberate)";
+        logging::emit(Level::INFO, message, message, serde_json::Map::new());
         Verdict::default()
     } else {
-        eprintln!(
+        logging::error(&format!(
             "demo outcome differs from the samples' expectations: {}",
             demo.mismatches.join("; ")
-        );
+        ));
         Cause::RowsNeedAttention.into()
     };
     exit_for(&verdict)

@@ -7,6 +7,7 @@ use crate::config::{ExportConfig, OutputConfig, ProcessEnvironment};
 use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 use crate::report::logging;
+use tracing::Level;
 
 /// The whole command.
 pub fn main(args: &ExportArgs) -> Exit {
@@ -15,11 +16,11 @@ pub fn main(args: &ExportArgs) -> Exit {
     let config = match ExportConfig::from_args(args, &ProcessEnvironment) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::error(&e.to_string());
             return exit_for(&e.cause().into());
         }
     };
-    let (exit, message) = match block_on(crate::import::export::run(&config)) {
+    let (exit, said) = match block_on(crate::import::export::run(&config)) {
         Ok(report) => {
             let mut verdict = Verdict::default();
             let mut text = format!(
@@ -33,12 +34,15 @@ pub fn main(args: &ExportArgs) -> Exit {
                     crate::roster::quoted_list(&report.problems)
                 ));
             }
-            (exit_for(&verdict), text)
+            (exit_for(&verdict), Ok(text))
         }
-        Err(e) => (exit_for(&e.cause().into()), format!("error: {e}")),
+        Err(e) => (exit_for(&e.cause().into()), Err(e.to_string())),
     };
     if !(output.quiet && exit == Exit::Success) {
-        eprintln!("{message}");
+        match said {
+            Ok(text) => logging::emit(Level::INFO, &text, &text, serde_json::Map::new()),
+            Err(error) => logging::error(&error),
+        }
     }
     exit
 }

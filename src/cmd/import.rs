@@ -34,7 +34,7 @@ pub fn main(args: &ImportArgs) -> Exit {
     let config = match ImportConfig::from_args(args, &ProcessEnvironment) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::error(&e.to_string());
             let mut summary = Summary::new(
                 redact(&args.connection.portal),
                 args.roster.clone(),
@@ -47,7 +47,7 @@ pub fn main(args: &ImportArgs) -> Exit {
             if let Some(path) = &args.summary_json
                 && let Err(write_error) = summary.write_json(path)
             {
-                eprintln!("error: {write_error}");
+                logging::error(&write_error.to_string());
             }
             return exit;
         }
@@ -55,7 +55,7 @@ pub fn main(args: &ImportArgs) -> Exit {
     let quiet = output.quiet;
     let outcome = block_on(run(config, interrupt_token()));
     if !(quiet && outcome.exit == Exit::Success) {
-        eprint!("{}", outcome.summary.to_text(outcome.results.as_deref()));
+        outcome.summary.print(outcome.results.as_deref());
     }
     outcome.exit
 }

@@ -3,9 +3,6 @@
 //! library below it never prints to stdout and never exits the process. [`exit_for`] is the one
 //! place where what happened becomes an exit code.
 
-use std::io::Write;
-
-use clap::CommandFactory;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +10,7 @@ use crate::exit::Exit;
 use crate::outcome::{Cause, Verdict};
 
 pub mod demo;
+pub mod docs;
 pub mod export;
 pub mod import;
 pub mod validate;
@@ -24,42 +22,8 @@ pub fn main(cli: Cli) -> Exit {
         Command::Validate(args) => validate::main(&args),
         Command::Export(args) => export::main(&args),
         Command::Demo(args) => demo::main(&args),
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "bulk-groups",
-                &mut std::io::stdout(),
-            );
-            Exit::Success
-        }
-        Command::Man { command } => man(command.as_deref()),
-    }
-}
-
-/// The top-level man page, or `bulk-groups-<command>(1)` for a subcommand.
-fn man(command: Option<&str>) -> Exit {
-    let top = Cli::command();
-    let page_for = match command {
-        None => top,
-        Some(name) => match top.find_subcommand(name) {
-            // clap names are 'static; this runs once per process.
-            Some(sub) => sub.clone().name(&*format!("bulk-groups-{name}").leak()),
-            None => {
-                eprintln!(
-                    "error: no subcommand {name:?}; try import, validate, export, demo or completions"
-                );
-                return exit_for(&Cause::Unusable.into());
-            }
-        },
-    };
-    let mut page = Vec::new();
-    let written = clap_mangen::Man::new(page_for).render(&mut page).is_ok()
-        && std::io::stdout().write_all(&page).is_ok();
-    if written {
-        Exit::Success
-    } else {
-        exit_for(&Cause::Unusable.into())
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { command } => docs::man(command.as_deref()),
     }
 }
 
@@ -113,11 +77,11 @@ pub(crate) fn interrupt_token() -> CancellationToken {
                     count += 1;
                     match count {
                         1 => handle.cancel(),
-                        2 => eprintln!(
+                        2 => crate::report::logging::error(
                             "interrupted again: already stopping — requests in flight get a few seconds, then every row is written; interrupt once more to quit at once, leaving the results file incomplete"
                         ),
                         _ => {
-                            eprintln!("interrupted a third time: quitting now");
+                            crate::report::logging::error("interrupted a third time: quitting now");
                             std::process::exit(i32::from(
                                 exit_for(&Cause::Interrupted.into()).code(),
                             ));

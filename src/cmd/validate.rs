@@ -21,7 +21,7 @@ pub fn main(args: &ValidateArgs) -> Exit {
             args.min_rows,
         ),
         Err(e) => {
-            eprintln!("error: {e}");
+            logging::error(&e.to_string());
             exit_for(&e.cause().into())
         }
     }
@@ -34,15 +34,15 @@ pub fn run(source: &Source, options: &RosterOptions, min_rows: u64) -> Exit {
     let mut lock = stdout.lock();
     let verdict = match crate::validate::run(source, options, min_rows, &mut lock) {
         Ok(report) if report.too_few_rows() => {
-            eprintln!(
-                "error: {} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
+            logging::error(&format!(
+                "{} has {} data row(s), fewer than --min-rows {min_rows} (a truncated or empty export?)",
                 report.source, report.stats.rows
-            );
+            ));
             report.verdict()
         }
         Ok(report) => report.verdict(),
         Err(error) => {
-            eprintln!("error: {error}");
+            logging::error(&error.to_string());
             Cause::Unusable.into()
         }
     };

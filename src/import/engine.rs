@@ -118,7 +118,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// A new engine; `rows_done` counts results rows for progress display.
+    /// A new engine; `rows_done` counts roster rows whose result is final, for progress.
     pub fn new(
         ctx: Arc<RunContext>,
         results: ResultsSender,
@@ -252,8 +252,11 @@ impl Engine {
     }
 
     fn write(&self, row: ResultRow) {
+        // Progress counts roster rows (out of the roster's total) once final, not removal rows.
+        if row.line.is_some() {
+            self.rows_done.fetch_add(1, Ordering::Relaxed);
+        }
         self.results.send(row);
-        self.rows_done.fetch_add(1, Ordering::Relaxed);
     }
 
     // ---- rows in -------------------------------------------------------------------------

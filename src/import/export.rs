@@ -113,8 +113,8 @@ pub async fn run(config: &ExportConfig) -> Result<ExportReport, ExportError> {
     let progress = Progress::start(
         config.output_config.into(),
         Counters {
-            bytes_read: Arc::new(AtomicU64::new(0)),
-            total_bytes: None,
+            // The members are counted as they are read: no total ahead.
+            total_rows: None,
             rows_done: rows_done.clone(),
             stats,
         },

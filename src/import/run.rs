@@ -169,7 +169,7 @@ async fn attempt(
         dialect,
         definitions,
         streamed_definitions,
-        bytes_read,
+        total_rows,
         head,
         mut rows,
         reader_thread,
@@ -204,8 +204,7 @@ async fn attempt(
     let progress = Progress::start(
         config.output.into(),
         Counters {
-            bytes_read,
-            total_bytes: roster_size(&config.roster),
+            total_rows,
             rows_done: rows_done.clone(),
             stats: signed_in.clone(),
         },
@@ -290,7 +289,8 @@ struct RosterHead {
     dialect: Dialect,
     definitions: Definitions,
     streamed_definitions: Option<StreamedDefinitions>,
-    bytes_read: Arc<AtomicU64>,
+    /// Data rows in the roster file (`None` for stdin).
+    total_rows: Option<u64>,
     head: Vec<Row>,
     rows: mpsc::Receiver<Row>,
     reader_thread: std::thread::JoinHandle<Option<String>>,
@@ -327,10 +327,11 @@ async fn open_roster(
         Source::Path(path) => sha256_file(path).ok(),
         Source::Stdin => None,
     };
-    let definitions = roster::scan_definitions(&config.roster, &config.roster_options)
-        .map_err(EarlyStop::Roster)?;
+    let roster::Scan {
+        definitions,
+        rows: total_rows,
+    } = roster::scan(&config.roster, &config.roster_options).map_err(EarlyStop::Roster)?;
     let stdin = config.roster == Source::Stdin;
-    let bytes_read = reader.bytes_read();
     let (rows_tx, mut rows) = mpsc::channel(ROW_CHANNEL);
     let streamed_definitions = stdin.then(StreamedDefinitions::default);
     let reader_thread = spawn_reader(reader, rows_tx, streamed_definitions.clone());
@@ -361,7 +362,7 @@ async fn open_roster(
         dialect,
         definitions,
         streamed_definitions,
-        bytes_read,
+        total_rows,
         head,
         rows,
         reader_thread,
@@ -603,13 +604,6 @@ fn describe(source: &Source) -> String {
     match source {
         Source::Path(p) => p.display().to_string(),
         Source::Stdin => "-".to_owned(),
-    }
-}
-
-fn roster_size(source: &Source) -> Option<u64> {
-    match source {
-        Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-        Source::Stdin => None,
     }
 }
 

@@ -685,7 +685,7 @@ impl PortalClient {
                     debug!(kind = kind.as_str(), reason = %err, "throttled; sending again when the portal allows");
                     Duration::ZERO
                 } else {
-                    if retries_used >= policy.retries {
+                    if retries_used >= err.retries_allowed(policy.retries) {
                         warn!(kind = kind.as_str(), attempts = retries_used + 1, error = %err, "giving up");
                         return Err(PortalError::Unavailable {
                             kind,
@@ -891,7 +891,10 @@ impl PortalClient {
             PortalError::Transport { timeout: true, .. } => Signal::Timeout,
             // A dropped or refused connection: retried like a server error.
             PortalError::Transport { .. } => Signal::Fault,
+            // Not about the portal's load: nothing to pace against.
             PortalError::Certificate { .. }
+            | PortalError::HostNotFound { .. }
+            | PortalError::PlainHttp { .. }
             | PortalError::Decode { .. }
             | PortalError::ReplyTooLarge { .. } => Signal::Neutral,
             _ if err.is_token_error() => Signal::Neutral,

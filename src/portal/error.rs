@@ -64,6 +64,31 @@ pub enum PortalError {
         /// A write request may have reached the portal and been applied.
         ambiguous: bool,
     },
+    /// The portal's host name could not be resolved: a typo in the URL, or no DNS. Retried
+    /// once only (`retries_allowed`): a resolver may fail for a moment, a
+    /// misspelt name never resolves.
+    #[error(
+        "{kind}: the host name {host} could not be resolved ({message}); check the spelling of the portal URL (--portal or ARCGIS_PORTAL) and this machine's DNS"
+    )]
+    HostNotFound {
+        /// Which request.
+        kind: RequestKind,
+        /// The host name that did not resolve.
+        host: String,
+        /// What the resolver said.
+        message: String,
+    },
+    /// The server answered the TLS handshake in plain HTTP: the URL says https:// (or gives no
+    /// scheme, which means https://) for a plain-HTTP port. Not retried.
+    #[error("{kind}: the server at {server} speaks plain HTTP, not HTTPS; {}", plain_http_advice(.server, *.loopback))]
+    PlainHttp {
+        /// `host:port`.
+        server: String,
+        /// Which request.
+        kind: RequestKind,
+        /// The host is this machine (plain http:// is allowed there).
+        loopback: bool,
+    },
     /// The portal's TLS certificate was refused (unknown issuer, wrong name, expired). Not
     /// retried: it will not fix itself.
     #[error(
@@ -206,6 +231,17 @@ fn excerpt_suffix(excerpt: &str) -> String {
     }
 }
 
+fn plain_http_advice(server: &str, loopback: bool) -> String {
+    if loopback {
+        format!(
+            "for a portal on this machine give http://{server} (a portal URL without a scheme means https://)"
+        )
+    } else {
+        "check the port in the portal URL (plain http:// is accepted only for this machine)"
+            .to_owned()
+    }
+}
+
 fn token_advice(renewable: bool) -> &'static str {
     if renewable {
         "a freshly issued token was refused too; check the account and the portal's sign-in settings"
@@ -229,7 +265,7 @@ impl PortalError {
     /// retried (see [`PortalError::is_unavailable`]).
     pub fn is_retryable(&self) -> bool {
         match self {
-            PortalError::Transport { .. } => true,
+            PortalError::Transport { .. } | PortalError::HostNotFound { .. } => true,
             PortalError::Http { status, .. } => is_retryable_status(*status),
             PortalError::Api(api) => {
                 is_retryable_status(api.http_status)
@@ -237,6 +273,16 @@ impl PortalError {
                     || self.is_throttled()
             }
             _ => false,
+        }
+    }
+
+    /// How many of the `configured` retries this failure deserves: one for a host name that
+    /// did not resolve (seven attempts would only delay the message by a minute), all of
+    /// them otherwise.
+    pub(crate) fn retries_allowed(&self, configured: u32) -> u32 {
+        match self {
+            PortalError::HostNotFound { .. } => configured.min(1),
+            _ => configured,
         }
     }
 
@@ -382,6 +428,8 @@ impl PortalError {
             PortalError::Api(api) => Some(api.kind),
             PortalError::Http { kind, .. }
             | PortalError::Transport { kind, .. }
+            | PortalError::HostNotFound { kind, .. }
+            | PortalError::PlainHttp { kind, .. }
             | PortalError::Certificate { kind, .. }
             | PortalError::Decode { kind, .. }
             | PortalError::Stopped { kind }
@@ -423,11 +471,37 @@ impl PortalError {
         self
     }
 
-    /// Turns a `reqwest` error into a transport error, without the URL.
+    /// Turns a `reqwest` error into a transport error, without the URL (only its host and
+    /// port are kept, to name the server that could not be reached).
     pub(crate) fn from_reqwest(kind: RequestKind, err: reqwest::Error) -> PortalError {
         let timeout = err.is_timeout();
         let connect = err.is_connect();
+        // Only the host and port of the URL are kept, to name the server.
+        let server = err.url().and_then(|url| {
+            let host = url.host_str()?;
+            let address = match url.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            };
+            Some((host.to_owned(), address, url.host()?.to_owned()))
+        });
         let err = err.without_url();
+        if connect && let Some((host, address, parsed)) = &server {
+            if let Some(message) = dns_failure(&err) {
+                return PortalError::HostNotFound {
+                    kind,
+                    host: host.clone(),
+                    message,
+                };
+            }
+            if speaks_plain_http(&err) {
+                return PortalError::PlainHttp {
+                    kind,
+                    server: address.clone(),
+                    loopback: super::url::is_loopback_host(parsed),
+                };
+            }
+        }
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
         while let Some(cause) = source {
@@ -444,6 +518,9 @@ impl PortalError {
                 message: message[at..].to_owned(),
             };
         }
+        if connect && let Some((_, address, _)) = &server {
+            message = format!("cannot connect to {address}: {message}");
+        }
         PortalError::Transport {
             kind,
             message,
@@ -453,6 +530,43 @@ impl PortalError {
             ambiguous: kind.is_write() && !connect,
         }
     }
+}
+
+/// The resolver's message when `err` is a failed host-name lookup. The HTTP stack reports it
+/// only as text (its connect error type is private): a `dns error` in the chain, whose last
+/// cause is what the resolver said.
+fn dns_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let chain: Vec<String> = causes(err).map(ToString::to_string).collect();
+    chain
+        .iter()
+        .any(|text| text.starts_with("dns error"))
+        .then(|| chain.last().cloned().unwrap_or_default())
+}
+
+/// Whether `err` is a TLS handshake that got something other than TLS back: the first byte
+/// of the reply was no TLS record type, as with an HTTP server's `HTTP/1.1 400` answer.
+fn speaks_plain_http(err: &(dyn std::error::Error + 'static)) -> bool {
+    causes(err).any(|e| {
+        matches!(
+            e.downcast_ref::<rustls::Error>(),
+            Some(rustls::Error::InvalidMessage(
+                rustls::InvalidMessage::InvalidContentType
+            ))
+        )
+    })
+}
+
+/// `err` and every error behind it: its sources, and the errors wrapped in an `io::Error`
+/// (whose `source` skips the wrapped error itself; the TLS stack wraps its error twice).
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
 }
 
 /// Classifies one HTTP reply: `Ok` with the JSON body, or the error it carries.
@@ -954,6 +1068,43 @@ mod tests {
             e.to_string(),
             "addUsers: the portal kept failing after 7 attempts; last error: addUsers: HTTP 502 from the portal: Bad Gateway"
         );
+    }
+
+    #[test]
+    fn connection_errors_name_the_host_and_say_what_to_check() {
+        let dns = PortalError::HostNotFound {
+            kind: PortalSelf,
+            host: "arcgsi.com".to_owned(),
+            message: "Name or service not known".to_owned(),
+        };
+        assert!(dns.is_retryable());
+        assert_eq!(dns.retries_allowed(6), 1, "retried once, not six times");
+        assert_eq!(dns.retries_allowed(0), 0);
+        assert!(
+            dns.to_string()
+                .contains("host name arcgsi.com could not be resolved")
+        );
+        let remote = PortalError::PlainHttp {
+            kind: PortalSelf,
+            server: "portal.example.com:8080".to_owned(),
+            loopback: false,
+        };
+        assert!(!remote.is_retryable());
+        assert_eq!(
+            remote.to_string(),
+            "portals/self: the server at portal.example.com:8080 speaks plain HTTP, not HTTPS; check the port in the portal URL (plain http:// is accepted only for this machine)"
+        );
+        let local = PortalError::PlainHttp {
+            kind: PortalSelf,
+            server: "127.0.0.1:8080".to_owned(),
+            loopback: true,
+        };
+        assert!(
+            local.to_string().contains("give http://127.0.0.1:8080"),
+            "{local}"
+        );
+        let other = err(Search, 502, "<html>Bad Gateway</html>");
+        assert_eq!(other.retries_allowed(6), 6);
     }
 
     #[test]

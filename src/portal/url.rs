@@ -168,7 +168,7 @@ pub fn redact(input: &str) -> String {
     }
 }
 
-fn is_loopback_host(host: &Host<String>) -> bool {
+pub(super) fn is_loopback_host(host: &Host<String>) -> bool {
     match host {
         Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
         Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),

@@ -4,9 +4,9 @@
 /// When to draw progress (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressWhen {
-    /// A bar on a terminal, a plain line every ~10 s otherwise.
+    /// A bar on a terminal, a plain line every ~10 s otherwise; none with -q.
     Auto,
-    /// Always a bar.
+    /// As auto, even with -q.
     Always,
     /// No progress output.
     Never,

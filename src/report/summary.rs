@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
+use tracing::Level;
 
 use crate::outcome::{GroupStatus, Status};
+use crate::report::logging;
 use crate::report::outputs::{self, OutputError};
 use crate::report::tally::{GroupSummary, Tally};
 use crate::roster::Dialect;
@@ -150,6 +152,23 @@ impl Summary {
         outputs::write_atomically("summary file", path, &json)
     }
 
+    /// Print the summary on stderr in the log style ([`logging::emit`]): its text lines, or
+    /// with JSON logs one `run summary` event carrying every field of the JSON summary and
+    /// `results`.
+    pub fn print(&self, results: Option<&str>) {
+        let mut fields = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        fields.insert("results".to_owned(), results.into());
+        let level = if self.exit_code == 0 {
+            Level::INFO
+        } else {
+            Level::WARN
+        };
+        logging::emit(level, "run summary", &self.to_text(results), fields);
+    }
+
     /// The human summary for stderr.
     /// `results` is where the results file went, `None` when the run stopped before writing one.
     pub fn to_text(&self, results: Option<&str>) -> String {
@@ -190,9 +209,15 @@ impl Summary {
             out.push_str(&format!("groups: {}\n", groups.join(", ")));
         }
         let total: u64 = self.requests.values().sum();
+        // A dry run settles nothing: a speed of 0.0 would read as a failure.
+        let speed = if self.dry_run {
+            String::new()
+        } else {
+            format!("; {:.1} memberships/s", self.memberships_per_second)
+        };
         out.push_str(&format!(
-            "requests: {total} ({} retried, {} throttled); {:.1} memberships/s\n",
-            self.retries, self.throttled, self.memberships_per_second
+            "requests: {total} ({} retried, {} throttled){speed}\n",
+            self.retries, self.throttled
         ));
         if !self.guard_tripped.is_empty() {
             out.push_str(&format!(
@@ -221,6 +246,21 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_says_nothing_about_speed() {
+        let mut summary = Summary::new("https://example.com".into(), "r.csv".into(), true);
+        summary.elapsed_seconds = 2.0;
+        let text = summary.to_text(Some("r.results.csv"));
+        assert!(
+            text.contains("requests: 0 (0 retried, 0 throttled)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("memberships/s"), "{text}");
+        summary.dry_run = false;
+        let text = summary.to_text(Some("r.results.csv"));
+        assert!(text.contains("; 0.0 memberships/s"), "{text}");
+    }
 
     #[test]
     fn json_has_every_documented_key_and_is_written_atomically() {

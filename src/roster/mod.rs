@@ -29,4 +29,4 @@ pub use header::{ColumnMap, Field, escape_controls, quoted_list};
 pub use input::{RosterOptions, Source};
 pub use mapping::{ColumnMapping, RoleMap, TemplatePart, TitleTemplate};
 pub use model::*;
-pub use reader::{RosterReader, RosterStats, scan_definitions};
+pub use reader::{RosterReader, RosterStats, Scan, scan, scan_definitions};

@@ -738,6 +738,16 @@ fn user_hash(state: &RandomState, scratch: &mut Vec<u8>, username: &str) -> User
     UserHash([(v >> 32) as u32, v as u32])
 }
 
+/// What a fast pass over a roster ahead of the import found ([`scan`]).
+#[derive(Debug)]
+pub struct Scan {
+    /// The group definitions of the whole file.
+    pub definitions: Definitions,
+    /// Its data rows, as the reader will yield them (`None` for standard input, which cannot
+    /// be read twice): the total that progress counts against.
+    pub rows: Option<u64>,
+}
+
 /// A fast full pass over a roster FILE that only collects group definitions (no duplicate sets,
 /// no logging), so a definition given once on a later row still applies when the import
 /// creates the group at its first row. For standard input (which cannot be read twice) it
@@ -747,12 +757,20 @@ pub fn scan_definitions(
     source: &Source,
     options: &RosterOptions,
 ) -> Result<Definitions, RosterError> {
+    scan(source, options).map(|scan| scan.definitions)
+}
+
+/// [`scan_definitions`], counting the data rows on the way.
+pub fn scan(source: &Source, options: &RosterOptions) -> Result<Scan, RosterError> {
     if let Source::Stdin = source {
         let mut definitions = Definitions::quiet();
         if let Some(path) = &options.groups_file {
             definitions.load_groups_file(path, options)?;
         }
-        return Ok(definitions);
+        return Ok(Scan {
+            definitions,
+            rows: None,
+        });
     }
     let mut reader = RosterReader::build(
         RosterReader::input(source)?,
@@ -764,7 +782,10 @@ pub fn scan_definitions(
     for _ in reader.by_ref() {}
     match reader.take_error() {
         Some(e) => Err(e),
-        None => Ok(reader.into_definitions()),
+        None => Ok(Scan {
+            rows: Some(reader.stats().rows),
+            definitions: reader.into_definitions(),
+        }),
     }
 }
 

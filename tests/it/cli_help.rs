@@ -164,6 +164,65 @@ fn completions_for_every_common_shell() {
     }
 }
 
+/// What bash offers for `words` with the cursor on the last one, through the script
+/// `bulk-groups completions bash` prints, loaded in a real bash as a user's shell loads it.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let mut cmd = bulk_groups();
+    cmd.args(["completions", "bash"]);
+    let script = stdout_of(cmd);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bulk-groups.bash");
+    std::fs::write(&path, script).unwrap();
+    // The function the script registers for `bulk-groups`, called as bash calls it: the
+    // command, the word being completed and the one before it, COMP_WORDS/COMP_CWORD set.
+    let driver = r#"
+        source "$1"; shift
+        spec=$(complete -p bulk-groups) || exit 3
+        fn=${spec#*-F }; fn=${fn%% *}
+        COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
+        "$fn" bulk-groups "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+        printf '%s\n' "${COMPREPLY[@]}"
+    "#;
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", driver, "bash"])
+        .arg(&path)
+        .args(words)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// clap-rs/clap#6421: with a hyphenated binary name, nothing completed after a subcommand.
+#[test]
+fn bash_completes_subcommands_and_their_flags() {
+    assert_eq!(bash_completes(&["bulk-groups", "imp"]), ["import"]);
+    assert_eq!(
+        bash_completes(&["bulk-groups", "import", "--dry"]),
+        ["--dry-run"]
+    );
+    assert_eq!(
+        bash_completes(&["bulk-groups", "import", "r.csv", "--log-f"]),
+        ["--log-format"]
+    );
+    let mut formats = bash_completes(&["bulk-groups", "import", "--log-format", ""]);
+    formats.sort();
+    assert_eq!(formats, ["json", "text"]);
+    assert_eq!(
+        bash_completes(&["bulk-groups", "validate", "--enc"]),
+        ["--encoding"]
+    );
+}
+
 #[test]
 fn unknown_shell_is_a_usage_error() {
     let out = bulk_groups()

@@ -42,11 +42,19 @@ async fn created_groups_are_handed_to_their_owners_after_their_members(realism: 
     let b = state.group("Course B").unwrap();
     assert_eq!(b.owner, "teacher2", "an owner without a row is added (in the portal's spelling), then made owner");
     assert_eq!(b.users, ["carol"]);
-    // Whether the caller stays a manager is the portal's choice; the run relies on neither.
-    let caller_stays = a.admins.iter().any(|m| m == "admin");
-    assert_eq!(caller_stays, realism == Realism::Friendly);
+    // Whether the old owner stays a manager is the portal's choice (the friendly sim keeps it,
+    // the realistic one drops it); either way the caller ends outside the group, which no
+    // longer counts toward its own 512-group limit.
+    for group in [a, b] {
+        assert!(
+            !group.admins.iter().chain(&group.users).any(|m| m == "admin"),
+            "{realism:?}: {group:?}"
+        );
+    }
     assert_eq!(state.group("Old Group").unwrap().owner, "admin", "existing groups are never reassigned");
     assert_eq!(sim.stats().by_endpoint["reassign"], 2);
+    let left = if realism == Realism::Friendly { 2 } else { 0 };
+    assert_eq!(sim.stats().by_endpoint["removeUsers"], left, "the caller leaves only where it stayed");
 
     let rows = read_results(&results);
     let lines = by_line(&rows);

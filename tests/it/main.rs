@@ -3,6 +3,7 @@
 
 mod cli_help;
 mod cli_process;
+mod connection_errors;
 mod hardening;
 mod import_basics;
 mod import_faults;
@@ -14,12 +15,14 @@ mod import_sync;
 mod lifecycle_export;
 mod lifecycle_invite;
 mod lifecycle_owner;
+mod logs;
 mod outputs_files;
 mod pipeline_faults;
 mod portal_client;
 mod portal_members;
 mod portal_pacing_bench;
 mod portal_sim;
+mod progress_terminal;
 mod report_html;
 mod roster_fixtures;
 mod roster_mapping;

@@ -309,6 +309,22 @@ impl Scenario {
     }
 }
 
+/// `line` without the RFC 3339 time (`2026-05-04T02:00:13Z `) that starts every stderr line
+/// when stderr is not a terminal (product spec §7); unchanged when it has none.
+pub fn without_timestamp(line: &str) -> &str {
+    let stamped = line.len() > 21
+        && line.is_char_boundary(21)
+        && line[..21].bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            19 => b == b'Z',
+            20 => b == b' ',
+            _ => b.is_ascii_digit(),
+        });
+    if stamped { &line[21..] } else { line }
+}
+
 /// The `bulk-groups` binary with none of the caller's ArcGIS or logging environment, no colour.
 pub fn bulk_groups_cmd() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bulk-groups"));
