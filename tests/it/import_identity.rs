@@ -461,3 +461,50 @@ mod directory_paging {
         assert_eq!(mock.count("portals/self/users"), 3);
     }
 }
+
+/// Issue 13's example: the student-information-system export, e-mails and all, imports with one
+/// command line (its profile) into a portal holding the sample users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sis_export_imports_by_e_mail_with_its_profile() {
+    let samples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let users = std::fs::read_to_string(samples.join("users.csv")).unwrap();
+    let sim = start_sim(SimConfig {
+        users: bulk_groups::sim::parse_users_csv(&users).unwrap(),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = Workdir::new();
+    let results = dir.path("sis.results.csv");
+    let (url, out_path) = (sim.url.clone(), results.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        bulk_groups_cmd()
+            .current_dir(&samples)
+            .args(["import", "sis-export.csv", "--profile", "sis.toml"])
+            .args(["--portal", &url, "--username", "admin", "--progress", "never"])
+            .arg("--results")
+            .arg(&out_path)
+            .env("ARCGIS_PASSWORD", "admin-password")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_results(&results);
+    assert_eq!(rows.len(), 9);
+    assert!(rows.iter().all(|r| r.status == "added"), "{rows:?}");
+    let ana = rows
+        .iter()
+        .find(|r| r.username == "a.alvarez@uni.example.edu")
+        .unwrap();
+    assert_eq!(ana.portal_username, "a.alvarez_uni");
+    let (members, admins) = members_of(&sim, "GEOG 101 A - Spring 2026");
+    assert_eq!(members, ["a.alvarez_uni", "c.dubois_uni", "e.haddad_uni"]);
+    assert_eq!(admins, ["prof.okafor_uni", "ta.mbeki_uni"]);
+    assert_eq!(directory_reads(&sim), 1);
+}
