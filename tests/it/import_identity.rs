@@ -480,7 +480,14 @@ async fn the_sis_export_imports_by_e_mail_with_its_profile() {
         bulk_groups_cmd()
             .current_dir(&samples)
             .args(["import", "sis-export.csv", "--profile", "sis.toml"])
-            .args(["--portal", &url, "--username", "admin", "--progress", "never"])
+            .args([
+                "--portal",
+                &url,
+                "--username",
+                "admin",
+                "--progress",
+                "never",
+            ])
             .arg("--results")
             .arg(&out_path)
             .env("ARCGIS_PASSWORD", "admin-password")
