@@ -15,11 +15,12 @@ use tokio::sync::mpsc;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use crate::import::Target;
 use crate::import::context::RunContext;
 use crate::import::export;
 use crate::import::identity::{Named, Who};
 use crate::import::lifecycle::{self, Handovers};
-use crate::import::members::{Target, add_chunk};
+use crate::import::members::add_chunk;
 use crate::import::resolve::{ResolveError, ResolvedGroup, resolve};
 use crate::import::sync::{self, SyncGroup, fingerprint};
 use crate::import::{Fatal, INTERRUPTED, Members, Pending, unworked_row};

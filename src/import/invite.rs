@@ -11,8 +11,8 @@
 
 use std::collections::HashSet;
 
+use crate::import::Target;
 use crate::import::context::RunContext;
-use crate::import::members::Target;
 use crate::import::{Fatal, Pending};
 use crate::outcome::{ResultRow, Status};
 use crate::portal;

@@ -19,8 +19,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::import::Target;
 use crate::import::context::RunContext;
-use crate::import::members::{Target, add_chunk};
+use crate::import::members::add_chunk;
 use crate::import::{Fatal, Members, Pending};
 use crate::outcome::{GroupStatus, ResultRow, Status};
 use crate::roster::{Role, UserKey};

@@ -24,39 +24,11 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::import::context::RunContext;
 use crate::import::invite;
-use crate::import::{Fatal, INTERRUPTED, Members, Pending};
-use crate::outcome::{GroupStatus, ResultRow, Status};
+use crate::import::{Fatal, INTERRUPTED, Members, Pending, Target};
+use crate::outcome::{ResultRow, Status};
 use crate::portal::client::MAX_PAGE_SIZE;
 use crate::portal::{self, PortalError};
 use crate::roster::{Role, UserKey};
-
-/// Where a chunk goes.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Group id.
-    pub id: String,
-    /// Group title (for the results file).
-    pub title: String,
-    /// `created` or `existing`.
-    pub status: GroupStatus,
-}
-
-impl Target {
-    /// A results row for `row` in this group.
-    pub fn row(&self, row: &Pending, status: Status, reason: impl Into<String>) -> ResultRow {
-        ResultRow {
-            line: Some(row.line),
-            group: self.title.clone(),
-            group_id: Some(self.id.clone()),
-            group_status: Some(self.status),
-            username: row.written().to_owned(),
-            role: Some(row.role),
-            status,
-            reason: reason.into(),
-            portal_username: row.portal_username(),
-        }
-    }
-}
 
 /// Send `rows` (all of one role) to the group and return one results row per input row.
 pub async fn add_chunk(

@@ -28,9 +28,37 @@ use std::collections::HashMap;
 pub use context::Caller;
 pub use run::{RunReport, run};
 
-use crate::outcome::{Cause, ResultRow, Status};
+use crate::outcome::{Cause, GroupStatus, ResultRow, Status};
 use crate::portal::{GroupMembers, PortalError};
 use crate::roster::{Role, Row, RowKind, UserKey};
+
+/// Where a chunk goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Group id.
+    pub id: String,
+    /// Group title (for the results file).
+    pub title: String,
+    /// `created` or `existing`.
+    pub status: GroupStatus,
+}
+
+impl Target {
+    /// A results row for `row` in this group.
+    pub fn row(&self, row: &Pending, status: Status, reason: impl Into<String>) -> ResultRow {
+        ResultRow {
+            line: Some(row.line),
+            group: self.title.clone(),
+            group_id: Some(self.id.clone()),
+            group_status: Some(self.status),
+            username: row.written().to_owned(),
+            role: Some(row.role),
+            status,
+            reason: reason.into(),
+            portal_username: row.portal_username(),
+        }
+    }
+}
 
 /// A roster row waiting for its group (or its chunk).
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::config::RemovalLimit;
+use crate::import::Target;
 use crate::import::context::RunContext;
-use crate::import::members::Target;
 use crate::import::{Fatal, MemberRole, Members};
 use crate::outcome::{ResultRow, Status};
 use crate::roster::{Role, UserKey};
