@@ -29,6 +29,7 @@ use crate::import::Fatal;
 use crate::import::context::RunContext;
 use crate::import::members::{Identity, identify};
 use crate::portal::{PortalClient, PortalError, UserInfo};
+use crate::roster::rules::looks_like_email;
 use crate::roster::{MatchBy, Row, RowKind, UserKey};
 
 /// Rows being named at once (only user lookups take time; the order of rows is kept).
@@ -87,21 +88,6 @@ pub fn spawn(
         }
     });
     named_rx
-}
-
-/// Whether a cell looks like an e-mail address: one `@` with text before it and a dotted
-/// domain after it.
-pub fn looks_like_email(cell: &str) -> bool {
-    match cell.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain
-                    .split_once('.')
-                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.ends_with('.'))
-        }
-        None => false,
-    }
 }
 
 /// What the directory knows a person by, besides the username.
@@ -446,18 +432,6 @@ mod tests {
             email: email.map(Into::into),
             idp_username: idp.map(Into::into),
             ..UserInfo::default()
-        }
-    }
-
-    #[test]
-    fn e_mail_shapes() {
-        for yes in ["ann@uni.edu", "a.b+c@mail.uni.ac.uk"] {
-            assert!(looks_like_email(yes), "{yes}");
-        }
-        for no in [
-            "ann", "ann@", "@uni.edu", "ann@uni", "ann@uni.", "a@b@c.d", "ann@.edu",
-        ] {
-            assert!(!looks_like_email(no), "{no}");
         }
     }
 

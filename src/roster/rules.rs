@@ -44,15 +44,17 @@ pub fn username(column: &str, value: &str) -> Result<(), String> {
 }
 
 /// Whether a username cell looks like an e-mail address (`local@domain.tld`) rather than a
-/// portal username: `--match-by auto` resolves such cells through the directory (§2.4).
+/// portal username (one `@`, text before it, a dotted domain after it, no whitespace):
+/// `--match-by auto` resolves such cells through the directory, `validate` warns (§2.4).
 pub fn looks_like_email(value: &str) -> bool {
-    match value.rsplit_once('@') {
+    match value.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && !value.chars().any(char::is_whitespace)
-                && domain
-                    .split_once('.')
-                    .is_some_and(|(host, tld)| !host.is_empty() && !tld.is_empty())
+                && !domain.contains('@')
+                && domain.split_once('.').is_some_and(|(host, tld)| {
+                    !host.is_empty() && !tld.is_empty() && !tld.ends_with('.')
+                })
         }
         None => false,
     }
@@ -324,6 +326,8 @@ mod tests {
             "amy@.edu",
             "a b@x.org",
             "amy_esri",
+            "amy@uni.",
+            "a@b@c.d",
         ] {
             assert!(!looks_like_email(no), "{no}");
         }
