@@ -22,7 +22,7 @@
 //!   the local list separator, `;` in much of Europe).
 //! - **Sorted at the end**: while the run works, rows go to the file in completion order (a
 //!   crash leaves every finished row on disk). For each row the writer keeps only where it went
-//!   — line, offset, length: 24 bytes — and when the channel closes it copies the rows in line
+//!   — line, offset, length: 16 bytes — and when the channel closes it copies the rows in line
 //!   order (removal rows last, by group then username) into a sibling temporary file and renames
 //!   that over the results: readers see either the whole unsorted file or the whole sorted one.
 //!   Standard output cannot be rewritten, so `--results -` stays in completion order.
@@ -332,28 +332,101 @@ fn write_loop<W: Write>(
     (tally, result)
 }
 
-/// Where one row went in the completion-order file.
+/// Where one row went in the completion-order file: its line, and its offset and length packed
+/// in one word (offset above [`LEN_BITS`], length below), so the index costs 16 bytes a row.
+/// A row too long for the length bits (a portal message of megabytes in its reason) is stored
+/// with length 0 and its end found again when it is copied.
 #[derive(Debug, Clone, Copy)]
 struct Placed {
     line: u64,
-    offset: u64,
-    len: u32,
+    at: u64,
 }
 
-/// Where every row went, to copy them out in order at the end: 24 bytes per roster row
-/// (a 1,000,000-row roster: 24 MB), plus the sort keys of removal rows.
+/// Bits of [`Placed::at`] that hold the row's length: rows up to 16 MiB.
+const LEN_BITS: u32 = 24;
+
+impl Placed {
+    /// `None` when the offset does not fit (a results file beyond a terabyte): then the file is
+    /// left in completion order.
+    fn new(line: u64, offset: u64, len: usize) -> Option<Placed> {
+        if offset >= 1 << (64 - LEN_BITS) {
+            return None;
+        }
+        let len = u64::try_from(len)
+            .ok()
+            .filter(|&len| len < 1 << LEN_BITS)
+            .unwrap_or(0);
+        Some(Placed {
+            line,
+            at: offset << LEN_BITS | len,
+        })
+    }
+
+    fn offset(self) -> u64 {
+        self.at >> LEN_BITS
+    }
+
+    /// The row's length, when it fitted.
+    fn len(self) -> Option<usize> {
+        match self.at & ((1 << LEN_BITS) - 1) {
+            0 => None,
+            len => Some(len as usize),
+        }
+    }
+
+    /// Read the row back from `file` into `buf`.
+    fn read(self, file: &File, buf: &mut Vec<u8>) -> io::Result<()> {
+        match self.len() {
+            Some(len) => {
+                buf.resize(len, 0);
+                file.read_exact_at(buf, self.offset())
+            }
+            None => read_record_at(file, self.offset(), buf),
+        }
+    }
+}
+
+/// Read the record starting at `offset` up to and including the CRLF that ends it: the first
+/// CRLF outside quotes, as [`encode_row_as`] quotes every cell holding CR, LF or `"`.
+fn read_record_at(file: &File, mut offset: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut quoted = false;
+    loop {
+        let n = file.read_at(&mut chunk, offset)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a results row has no end",
+            ));
+        }
+        for &b in &chunk[..n] {
+            buf.push(b);
+            match b {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted && buf.ends_with(b"\r\n") => return Ok(()),
+                _ => {}
+            }
+        }
+        offset += n as u64;
+    }
+}
+
+/// Where every row went, to copy them out in order at the end: 16 bytes per roster row
+/// (a 1,000,000-row roster: 16 MB), plus the sort keys of removal rows.
 #[derive(Debug, Default)]
 struct Index {
     rows: Vec<Placed>,
     removals: Vec<(String, String, Placed)>,
+    /// A row could not be placed: the file stays in completion order.
+    unplaceable: bool,
 }
 
 impl Index {
     fn push(&mut self, row: &ResultRow, offset: u64, len: usize) {
-        let placed = Placed {
-            line: row.line.unwrap_or(0),
-            offset,
-            len: u32::try_from(len).expect("a results row is far below 4 GiB"),
+        let Some(placed) = Placed::new(row.line.unwrap_or(0), offset, len) else {
+            self.unplaceable = true;
+            return;
         };
         match row.line {
             Some(_) => self.rows.push(placed),
@@ -367,6 +440,9 @@ impl Index {
     /// username, into a sibling temporary file and rename it over `path`. Nothing to do when
     /// they are in order already.
     fn rewrite_sorted(mut self, file: &File, path: &Path, format: ResultsFormat) -> io::Result<()> {
+        if self.unplaceable {
+            return Err(io::Error::other("the file is too large to sort"));
+        }
         let in_order = self.rows.is_sorted_by_key(|p| p.line)
             && self
                 .removals
@@ -384,8 +460,7 @@ impl Index {
             let mut buf = Vec::new();
             let removals = self.removals.iter().map(|(_, _, placed)| placed);
             for placed in self.rows.iter().chain(removals) {
-                buf.resize(placed.len as usize, 0);
-                file.read_exact_at(&mut buf, placed.offset)?;
+                placed.read(file, &mut buf)?;
                 out.write_all(&buf)?;
             }
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -576,9 +651,40 @@ mod tests {
     }
 
     #[test]
-    fn an_index_entry_is_at_most_24_bytes() {
+    fn an_index_entry_is_16_bytes() {
         // 1,000,000 rows must sort within the import's memory target (spec §8).
-        assert!(std::mem::size_of::<Placed>() <= 24);
+        assert_eq!(std::mem::size_of::<Placed>(), 16);
+    }
+
+    #[test]
+    fn rows_are_read_back_whole_whatever_their_length() {
+        let mut rows = Vec::new();
+        let mut long = row("G", "u", Status::NotAdded, "");
+        long.reason = format!("\"quoted\"\r\n{}", "x".repeat(1 << LEN_BITS));
+        for r in [
+            row("A, B", "u", Status::Added, ""),
+            long,
+            row("C", "v", Status::Added, ""),
+        ] {
+            let mut bytes = Vec::new();
+            encode_row(&r, &mut bytes);
+            rows.push(bytes);
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        let mut offset = 0;
+        let mut placed = Vec::new();
+        for bytes in &rows {
+            file.write_all(bytes).unwrap();
+            placed.push(Placed::new(7, offset, bytes.len()).unwrap());
+            offset += bytes.len() as u64;
+        }
+        assert_eq!(placed[1].len(), None, "too long for the length bits");
+        let mut buf = Vec::new();
+        for (p, bytes) in placed.iter().zip(&rows) {
+            p.read(&file, &mut buf).unwrap();
+            assert_eq!(&buf, bytes);
+        }
+        assert!(Placed::new(1, 1 << (64 - LEN_BITS), 10).is_none());
     }
 
     #[test]
