@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = bulk_groups::cli::Cli::parse();
-    bulk_groups::cmd::main(cli).into()
+    match bulk_groups::cmd::parse(std::env::args_os().collect()) {
+        Ok(cli) => bulk_groups::cmd::main(cli).into(),
+        Err(exit) => exit.into(),
+    }
 }

@@ -15,6 +15,45 @@ pub mod export;
 pub mod import;
 pub mod validate;
 
+/// Parse the command line. Clap prints its own help and errors, except that under
+/// `--log-format json` everything on stderr must be JSON (§7): a usage error is then one JSON
+/// event. `Err` is the exit code to leave with.
+pub fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, Exit> {
+    use clap::Parser;
+    use clap::error::ErrorKind;
+
+    let json = asks_for_json_logs(&args);
+    let error = match Cli::try_parse_from(args) {
+        Ok(cli) => return Ok(cli),
+        Err(error) => error,
+    };
+    if !json
+        || matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
+        error.exit();
+    }
+    crate::report::logging::init(&crate::report::OutputOptions {
+        progress: crate::report::ProgressWhen::Never,
+        quiet: false,
+        verbosity: 0,
+        json_logs: true,
+    });
+    let text = error.render().to_string();
+    let message = text.trim().trim_start_matches("error: ");
+    crate::report::logging::error(message);
+    Err(Exit::Usage)
+}
+
+/// Whether the raw arguments ask for `--log-format json`, read before clap could refuse them.
+fn asks_for_json_logs(args: &[std::ffi::OsString]) -> bool {
+    args.windows(2)
+        .any(|pair| pair[0] == "--log-format" && pair[1] == "json")
+        || args.iter().any(|arg| arg == "--log-format=json")
+}
+
 /// Run one command to completion.
 pub fn main(cli: Cli) -> Exit {
     match cli.command {
@@ -113,6 +152,28 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_logs_are_recognised_in_both_spellings() {
+        let args = |a: &[&str]| {
+            a.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert!(asks_for_json_logs(&args(&[
+            "bg",
+            "import",
+            "--log-format",
+            "json"
+        ])));
+        assert!(asks_for_json_logs(&args(&["bg", "--log-format=json", "x"])));
+        assert!(!asks_for_json_logs(&args(&[
+            "bg",
+            "--log-format",
+            "text",
+            "json"
+        ])));
+    }
 
     #[test]
     fn each_cause_has_its_code_and_the_precedence_picks_among_several() {

@@ -209,3 +209,30 @@ fn the_demo_keeps_to_json_too() {
         assert!(messages.iter().any(|m| m == expected), "{text}");
     }
 }
+
+#[test]
+fn a_command_line_clap_refuses_is_json_too_under_json_logs() {
+    let out = bulk_groups_cmd()
+        .args(["import", "r.csv", "--log-format", "json", "--no-such-flag"])
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let events = json_lines(&text);
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["level"], "ERROR");
+    assert!(
+        events[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--no-such-flag"),
+        "{text}"
+    );
+    // Without it, clap's own message as before.
+    let out = bulk_groups_cmd()
+        .args(["import", "r.csv", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: unexpected argument"));
+}
