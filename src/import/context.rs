@@ -162,3 +162,24 @@ impl RunContext {
         self.group_slots.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// What the import's unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
+    use crate::sim::RunningSim;
+
+    /// A client signed in to `sim` as its default org administrator.
+    pub(crate) async fn admin_client(sim: &RunningSim) -> PortalClient {
+        PortalClient::connect(
+            PortalUrl::parse(&sim.url).unwrap(),
+            Credentials::Password {
+                username: "admin".into(),
+                password: "admin-password".to_owned().into(),
+            },
+            ClientOptions::default(),
+        )
+        .await
+        .unwrap()
+    }
+}

@@ -233,6 +233,18 @@ impl Engine {
         self.ctx.client.stop_new_requests();
     }
 
+    /// Stop the run for `fatal`; the status and reason of the rows it leaves unfinished.
+    fn stop_for(&mut self, fatal: Fatal) -> (Status, String) {
+        let status = if fatal.is_stopping() {
+            Status::NotAttempted
+        } else {
+            Status::Failed
+        };
+        let reason = fatal.reason();
+        self.fail_run(fatal);
+        (status, reason)
+    }
+
     fn fail_run(&mut self, fatal: Fatal) {
         if fatal.is_stopping() {
             self.stopping = true;
@@ -273,13 +285,7 @@ impl Engine {
             return;
         }
         if let Who::Fatal(fatal) = who {
-            let status = if fatal.is_stopping() {
-                Status::NotAttempted
-            } else {
-                Status::Failed
-            };
-            let reason = fatal.reason();
-            self.fail_run(fatal);
+            let (status, reason) = self.stop_for(fatal);
             self.emit(unworked_row(row, status, &reason));
             return;
         }
@@ -527,13 +533,7 @@ impl Engine {
                 rows.into_iter().for_each(|r| self.emit(r));
             }
             Done::Rows(Err(fatal)) => {
-                let status = if fatal.is_stopping() {
-                    Status::NotAttempted
-                } else {
-                    Status::Failed
-                };
-                let reason = fatal.reason();
-                self.fail_run(fatal);
+                let (status, reason) = self.stop_for(fatal);
                 self.abandon(id, status, &reason);
             }
             Done::Resolved { key, result } => self.on_resolved(key, result),

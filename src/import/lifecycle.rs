@@ -243,23 +243,14 @@ mod tests {
     use super::*;
     use crate::config::PlanOptions;
     use crate::import::context::Caller;
+    use crate::import::context::test_support::admin_client;
     use crate::import::resolve::{ResolveError, resolve};
-    use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
     use crate::roster::{Definitions, GroupRef, MatchBy};
     use crate::sim::{RunningSim, SimConfig, SimUser};
 
     /// The admin's context, allowed one more group than it has (none).
     async fn one_slot(sim: &RunningSim) -> RunContext {
-        let client = PortalClient::connect(
-            PortalUrl::parse(&sim.url).unwrap(),
-            Credentials::Password {
-                username: "admin".into(),
-                password: "admin-password".to_owned().into(),
-            },
-            ClientOptions::default(),
-        )
-        .await
-        .unwrap();
+        let client = admin_client(sim).await;
         let caller = Caller {
             key: UserKey::new("admin"),
             username: "admin".into(),

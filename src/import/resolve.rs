@@ -395,6 +395,7 @@ mod tests {
     use super::*;
     use crate::config::PlanOptions;
     use crate::import::context::Caller;
+    use crate::import::context::test_support::admin_client;
     use crate::roster::{Access, MembershipAccess, SortField, SortOrder};
 
     #[test]
@@ -433,23 +434,13 @@ mod tests {
         };
         assert_eq!(full, expected);
     }
-    use crate::portal::{ClientOptions, Credentials, PortalClient, PortalUrl};
     use crate::roster::{Definitions, MatchBy};
     use crate::sim::{RunningSim, SimConfig};
 
     /// A context whose view of the caller's groups is stale (read before another run created
     /// the group), against a portal whose search lags: createGroup answers COM_0044.
     async fn stale_context(sim: &RunningSim) -> RunContext {
-        let client = PortalClient::connect(
-            PortalUrl::parse(&sim.url).unwrap(),
-            Credentials::Password {
-                username: "admin".into(),
-                password: "admin-password".to_owned().into(),
-            },
-            ClientOptions::default(),
-        )
-        .await
-        .unwrap();
+        let client = admin_client(sim).await;
         let me = client.community_self().await.unwrap();
         let caller = Caller {
             key: UserKey::new(&me.username),
