@@ -162,7 +162,12 @@ async fn json_logs_put_nothing_but_json_on_stderr_the_summary_included() {
         .current_dir(dir.dir.path())
         .output()
         .unwrap();
-    let text = stderr(&out);
+    assert_one_json_usage_error(&out, "credentials");
+}
+
+/// `out` exited 2 with one JSON error event on stderr whose message contains `needle`.
+fn assert_one_json_usage_error(out: &Output, needle: &str) {
+    let text = stderr(out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     let events = json_lines(&text);
     assert_eq!(events.len(), 1, "{text}");
@@ -171,7 +176,7 @@ async fn json_logs_put_nothing_but_json_on_stderr_the_summary_included() {
         events[0]["fields"]["message"]
             .as_str()
             .unwrap()
-            .contains("credentials"),
+            .contains(needle),
         "{text}"
     );
 }
@@ -216,18 +221,7 @@ fn a_command_line_clap_refuses_is_json_too_under_json_logs() {
         .args(["import", "r.csv", "--log-format", "json", "--no-such-flag"])
         .output()
         .unwrap();
-    let text = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    let events = json_lines(&text);
-    assert_eq!(events.len(), 1, "{text}");
-    assert_eq!(events[0]["level"], "ERROR");
-    assert!(
-        events[0]["fields"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("--no-such-flag"),
-        "{text}"
-    );
+    assert_one_json_usage_error(&out, "--no-such-flag");
     // Without it, clap's own message as before.
     let out = bulk_groups_cmd()
         .args(["import", "r.csv", "--no-such-flag"])
