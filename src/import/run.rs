@@ -32,7 +32,7 @@ use crate::report::{
     ResultsWriter, RunLock, Sample, Summary, Tally, Timeline, check_writable,
 };
 use crate::roster::{
-    self, Definitions, Dialect, RosterError, RosterReader, Row, RowKind, Source, UserKey,
+    self, Definitions, Dialect, MatchBy, RosterError, RosterReader, Row, RowKind, Source, UserKey,
 };
 
 /// Rows read ahead of the engine; small, so memory stays flat and backpressure reaches the file.
@@ -170,6 +170,7 @@ async fn attempt(
         definitions,
         streamed_definitions,
         total_rows,
+        match_by,
         head,
         mut rows,
         reader_thread,
@@ -245,7 +246,7 @@ async fn attempt(
                 client.clone(),
                 caller,
                 config.plan.clone(),
-                config.roster_options.match_by,
+                match_by,
                 definitions,
                 streamed_definitions,
                 caller_groups,
@@ -291,6 +292,8 @@ struct RosterHead {
     streamed_definitions: Option<StreamedDefinitions>,
     /// Data rows in the roster file (`None` for stdin).
     total_rows: Option<u64>,
+    /// How this roster's `username` cells name people, `auto` settled where the file allows.
+    match_by: MatchBy,
     head: Vec<Row>,
     rows: mpsc::Receiver<Row>,
     reader_thread: std::thread::JoinHandle<Option<String>>,
@@ -330,7 +333,14 @@ async fn open_roster(
     let roster::Scan {
         definitions,
         rows: total_rows,
+        email_like_usernames,
     } = roster::scan(&config.roster, &config.roster_options).map_err(EarlyStop::Roster)?;
+    // `auto` only ever resolves cells that look like e-mail addresses: a file without one is
+    // read by username, and the engine keeps no per-group sets of whom the rows resolved to.
+    let match_by = match config.roster_options.match_by {
+        MatchBy::Auto if !email_like_usernames => MatchBy::Username,
+        asked => asked,
+    };
     let stdin = config.roster == Source::Stdin;
     let (rows_tx, mut rows) = mpsc::channel(ROW_CHANNEL);
     let streamed_definitions = stdin.then(StreamedDefinitions::default);
@@ -363,6 +373,7 @@ async fn open_roster(
         definitions,
         streamed_definitions,
         total_rows,
+        match_by,
         head,
         rows,
         reader_thread,

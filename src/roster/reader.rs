@@ -746,6 +746,9 @@ pub struct Scan {
     /// Its data rows, as the reader will yield them (`None` for standard input, which cannot
     /// be read twice): the total that progress counts against.
     pub rows: Option<u64>,
+    /// Whether some username cell looks like an e-mail address (assumed for standard input):
+    /// only then can `--match-by auto` name one person in two ways.
+    pub email_like_usernames: bool,
 }
 
 /// A fast full pass over a roster FILE that only collects group definitions (no duplicate sets,
@@ -770,6 +773,7 @@ pub fn scan(source: &Source, options: &RosterOptions) -> Result<Scan, RosterErro
         return Ok(Scan {
             definitions,
             rows: None,
+            email_like_usernames: true,
         });
     }
     let mut reader = RosterReader::build(
@@ -779,12 +783,18 @@ pub fn scan(source: &Source, options: &RosterOptions) -> Result<Scan, RosterErro
         source.describe(),
         Pass::Definitions,
     )?;
-    for _ in reader.by_ref() {}
+    let mut email_like_usernames = false;
+    for row in reader.by_ref() {
+        if let RowKind::Membership(m) | RowKind::Duplicate { membership: m, .. } = &row.kind {
+            email_like_usernames |= rules::looks_like_email(&m.username);
+        }
+    }
     match reader.take_error() {
         Some(e) => Err(e),
         None => Ok(Scan {
             rows: Some(reader.stats().rows),
             definitions: reader.into_definitions(),
+            email_like_usernames,
         }),
     }
 }
@@ -795,6 +805,29 @@ mod tests {
     use crate::roster::dialect::Encoding;
     use crate::roster::mapping::{ColumnMapping, TitleTemplate};
     use crate::roster::model::{Access, GroupKey, TitleKey};
+
+    #[test]
+    fn a_scan_counts_the_rows_and_sees_e_mail_like_usernames() {
+        let scan_of = |text: &str| {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), text).unwrap();
+            scan(
+                &Source::Path(file.path().to_owned()),
+                &RosterOptions::default(),
+            )
+            .unwrap()
+        };
+        let plain = scan_of("group,username\nG,amy\nG,bob\n");
+        assert_eq!(plain.rows, Some(2));
+        assert!(!plain.email_like_usernames);
+        let mixed = scan_of("group,username\nG,amy\nG,bob@uni.edu\n");
+        assert!(mixed.email_like_usernames);
+        assert!(
+            scan(&Source::Stdin, &RosterOptions::default())
+                .unwrap()
+                .email_like_usernames
+        );
+    }
 
     fn read(input: &[u8]) -> Vec<Row> {
         read_with(input, &RosterOptions::default())
