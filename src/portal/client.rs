@@ -806,7 +806,7 @@ impl PortalClient {
             Ok(_) => Signal::Ok,
             Err(err) => self.note_failure(err),
         };
-        self.inner.pacer.feedback(turn, signal);
+        self.inner.pacer.feedback(turn, kind, signal);
         debug!(
             kind = kind.as_str(),
             status = status.unwrap_or(0),

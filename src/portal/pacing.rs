@@ -35,8 +35,10 @@
 //! **What a reply says** (product spec §5, "congestion is not the same as a fault"); the
 //! client classifies each reply into a `Signal`:
 //! - *congestion*: a 429 or an error naming a rate or request limit, with `Retry-After`; a 503
-//!   with `Retry-After`; the smoothed latency doubling over its baseline (and by ≥ 50 ms, so
-//!   millisecond noise on loopback does not count); timeouts in a burst (3 in the window);
+//!   with `Retry-After`; the smoothed latency of one kind of request doubling over that kind's
+//!   baseline (and by ≥ 50 ms, so millisecond noise on loopback does not count; per kind,
+//!   because endpoints differ in cost: a directory page that always takes 40 ms is not a
+//!   congested addUsers); timeouts in a burst (3 in the window);
 //! - *a wall*: throttling without `Retry-After` (a bare 429, a 403 about too many requests) —
 //!   congestion, and possibly a cool-off (below);
 //! - *a fault*: an isolated 500/502/504, a 503 without `Retry-After`, a dropped connection, a
@@ -106,6 +108,8 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::kind::RequestKind;
 
 /// How fast the client may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +275,7 @@ struct Wall {
 
 enum Control {
     Fixed { rate: f64 },
-    Auto(Aimd),
+    Auto(Box<Aimd>),
 }
 
 impl Control {
@@ -413,7 +417,7 @@ impl Pacer {
             RateSetting::Fixed(n) => Control::Fixed {
                 rate: f64::from(n.get()) * FIXED_HEADROOM,
             },
-            RateSetting::Auto => Control::Auto(Aimd::new(Instant::now())),
+            RateSetting::Auto => Control::Auto(Box::new(Aimd::new(Instant::now()))),
         };
         Pacer {
             stopped: CancellationToken::new(),
@@ -530,8 +534,8 @@ impl Pacer {
         self.changed.notify_waiters();
     }
 
-    /// Reports how the request sent with `turn` went.
-    pub(crate) fn feedback(&self, mut turn: Turn<'_>, signal: Signal) {
+    /// Reports how the request of `kind` sent with `turn` went.
+    pub(crate) fn feedback(&self, mut turn: Turn<'_>, kind: RequestKind, signal: Signal) {
         let now = Instant::now();
         let sent_at = turn.sent_at;
         let was_probe = std::mem::replace(&mut turn.probe, false);
@@ -558,7 +562,7 @@ impl Pacer {
         // A probe only asks whether the wall is still there; its refusals are not new
         // congestion events (each would cut the rate again).
         if !was_probe && let Control::Auto(aimd) = &mut s.control {
-            aimd.on_reply(now, sent_at, now - sent_at, signal);
+            aimd.on_reply(kind, now, sent_at, now - sent_at, signal);
         }
         drop(s);
         if was_probe || wall_before != wall_after {
@@ -574,6 +578,14 @@ impl Pacer {
     /// Cool-offs seen so far (probes refused after a pause).
     pub(crate) fn cool_offs(&self) -> u64 {
         self.lock().cool_offs
+    }
+}
+
+/// One step of the exponential smoothing of latencies.
+fn smooth(previous: Option<f64>, secs: f64) -> f64 {
+    match previous {
+        None => secs,
+        Some(prev) => prev + Aimd::LATENCY_ALPHA * (secs - prev),
     }
 }
 
@@ -615,8 +627,18 @@ pub(crate) struct Aimd {
     recent: VecDeque<Outcome>,
     /// The current step above `w_max` (doubles each interval without congestion).
     probe_step: f64,
-    /// Smoothed latency of good replies (seconds) and its baseline.
+    /// Smoothed latency of all good replies (seconds): the round trip the control interval
+    /// waits for.
     latency: Option<f64>,
+    /// Smoothed latency and baseline of good replies per kind of request: congestion shows as
+    /// one kind's latency doubling, not as a slower kind coming along.
+    by_kind: [Latency; RequestKind::ALL.len()],
+}
+
+/// The smoothed latency of one kind of request (seconds) and its baseline.
+#[derive(Debug, Clone, Copy, Default)]
+struct Latency {
+    smoothed: Option<f64>,
     baseline: Option<f64>,
     samples: u32,
 }
@@ -661,8 +683,7 @@ impl Aimd {
             recent: VecDeque::with_capacity(Self::WINDOW),
             probe_step: 0.0,
             latency: None,
-            baseline: None,
-            samples: 0,
+            by_kind: [Latency::default(); RequestKind::ALL.len()],
         }
     }
 
@@ -699,6 +720,7 @@ impl Aimd {
 
     pub(crate) fn on_reply(
         &mut self,
+        kind: RequestKind,
         now: Instant,
         sent_at: Instant,
         latency: Duration,
@@ -740,7 +762,7 @@ impl Aimd {
                 self.delivered.push_back(now);
                 prune_older_than_a_second(&mut self.delivered, now);
                 self.peak_served = self.peak_served.max(self.delivered.len() as f64);
-                if self.observe_latency(latency.as_secs_f64()) {
+                if self.observe_latency(kind, latency.as_secs_f64()) {
                     self.decrease(now, sent_at, Self::MIN);
                 } else {
                     self.maybe_increase(now);
@@ -760,17 +782,16 @@ impl Aimd {
         self.recent.iter().filter(|o| **o == outcome).count()
     }
 
-    /// Updates the smoothed latency; true when it has doubled over the baseline.
-    fn observe_latency(&mut self, secs: f64) -> bool {
-        let smoothed = match self.latency {
-            None => secs,
-            Some(prev) => prev + Self::LATENCY_ALPHA * (secs - prev),
-        };
-        self.latency = Some(smoothed);
-        self.samples = self.samples.saturating_add(1);
-        let baseline = self.baseline.map_or(smoothed, |b| b.min(smoothed));
-        self.baseline = Some(baseline);
-        self.samples >= Self::LATENCY_MIN_SAMPLES
+    /// Updates the smoothed latencies; true when `kind`'s has doubled over its baseline.
+    fn observe_latency(&mut self, kind: RequestKind, secs: f64) -> bool {
+        self.latency = Some(smooth(self.latency, secs));
+        let track = &mut self.by_kind[kind.index()];
+        let smoothed = smooth(track.smoothed, secs);
+        track.smoothed = Some(smoothed);
+        track.samples = track.samples.saturating_add(1);
+        let baseline = track.baseline.map_or(smoothed, |b| b.min(smoothed));
+        track.baseline = Some(baseline);
+        track.samples >= Self::LATENCY_MIN_SAMPLES
             && smoothed > 2.0 * baseline
             && smoothed - baseline >= Self::LATENCY_MIN_EXCESS
     }
@@ -811,8 +832,10 @@ impl Aimd {
         self.last_decrease = Some(now);
         // Latency that triggered (or accompanied) this decrease becomes the new reference, so
         // only a further doubling triggers again; the baseline comes back down by itself.
-        if let (Some(latency), Some(baseline)) = (self.latency, self.baseline) {
-            self.baseline = Some(baseline.max(latency / 2.0));
+        for track in &mut self.by_kind {
+            if let (Some(latency), Some(baseline)) = (track.smoothed, track.baseline) {
+                track.baseline = Some(baseline.max(latency / 2.0));
+            }
         }
         self.start_interval(now);
         true
@@ -878,7 +901,13 @@ mod tests {
             aimd.on_send(*now);
         }
         *now += len;
-        aimd.on_reply(*now, *now - ms(10), ms(10), Signal::Ok);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            *now,
+            *now - ms(10),
+            ms(10),
+            Signal::Ok,
+        );
         aimd.rate()
     }
 
@@ -899,12 +928,12 @@ mod tests {
         let mut aimd = Aimd::new(now);
         // Interval not over yet.
         now += ms(100);
-        aimd.on_reply(now, now, ms(10), Signal::Ok);
+        aimd.on_reply(RequestKind::AddUsers, now, now, ms(10), Signal::Ok);
         assert_eq!(aimd.rate(), Aimd::START);
         // A whole interval with a single request: the client is not rate-bound.
         aimd.on_send(now);
         now += ms(600);
-        aimd.on_reply(now, now, ms(10), Signal::Ok);
+        aimd.on_reply(RequestKind::AddUsers, now, now, ms(10), Signal::Ok);
         assert_eq!(aimd.rate(), Aimd::START);
     }
 
@@ -913,7 +942,7 @@ mod tests {
         let mut now = Instant::now();
         let mut aimd = Aimd::new(now);
         aimd.rate = 100.0;
-        aimd.on_reply(now, now, ms(10), Signal::Congestion);
+        aimd.on_reply(RequestKind::AddUsers, now, now, ms(10), Signal::Congestion);
         assert!((aimd.rate() - 70.0).abs() < 1e-9);
         assert_eq!(aimd.w_max, Some(100.0));
         // Recovery: +10 % of w_max per interval while below 90 %.
@@ -950,7 +979,13 @@ mod tests {
             aimd.delivered.push_back(now + ms(i * 10));
         }
         now += ms(1000);
-        aimd.on_reply(now, now - ms(50), ms(50), Signal::Congestion);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            now,
+            now - ms(50),
+            ms(50),
+            Signal::Congestion,
+        );
         assert_eq!(aimd.w_max, Some(100.0));
         assert!((aimd.rate() - 96.0).abs() < 1e-9, "{}", aimd.rate());
     }
@@ -962,18 +997,42 @@ mod tests {
         aimd.rate = 100.0;
         let before = now;
         now += ms(50);
-        aimd.on_reply(now, before, ms(50), Signal::Congestion);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            now,
+            before,
+            ms(50),
+            Signal::Congestion,
+        );
         assert!((aimd.rate() - 70.0).abs() < 1e-9);
         // Replies to requests sent before the decrease carry no news.
         now += ms(600);
-        aimd.on_reply(now, before + ms(10), ms(50), Signal::Congestion);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            now,
+            before + ms(10),
+            ms(50),
+            Signal::Congestion,
+        );
         assert!((aimd.rate() - 70.0).abs() < 1e-9);
         // Within the same interval, later requests don't decrease again either.
         let mut aimd2 = aimd.clone();
-        aimd2.on_reply(now - ms(500), now - ms(520), ms(10), Signal::Congestion);
+        aimd2.on_reply(
+            RequestKind::AddUsers,
+            now - ms(500),
+            now - ms(520),
+            ms(10),
+            Signal::Congestion,
+        );
         assert!((aimd2.rate() - 70.0).abs() < 1e-9);
         // A request sent after the decrease, an interval later: a new event.
-        aimd.on_reply(now, now - ms(20), ms(20), Signal::Congestion);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            now,
+            now - ms(20),
+            ms(20),
+            Signal::Congestion,
+        );
         assert!((aimd.rate() - 49.0).abs() < 1e-9);
     }
 
@@ -983,11 +1042,11 @@ mod tests {
         let mut aimd = Aimd::new(now);
         aimd.rate = 200.0;
         aimd.measured = Some(20.0);
-        aimd.on_reply(now, now, ms(10), Signal::Congestion);
+        aimd.on_reply(RequestKind::AddUsers, now, now, ms(10), Signal::Congestion);
         assert!((aimd.rate() - 14.0).abs() < 1e-9);
         for _ in 0..50 {
             now += ms(600);
-            aimd.on_reply(now, now, ms(10), Signal::Congestion);
+            aimd.on_reply(RequestKind::AddUsers, now, now, ms(10), Signal::Congestion);
         }
         assert_eq!(aimd.rate(), Aimd::MIN);
     }
@@ -1001,7 +1060,7 @@ mod tests {
         for i in 0..30 {
             now += ms(5);
             let lat = if i < 15 { ms(1) } else { ms(3) };
-            aimd.on_reply(now, now - lat, lat, Signal::Ok);
+            aimd.on_reply(RequestKind::AddUsers, now, now - lat, lat, Signal::Ok);
         }
         assert!(aimd.rate() >= 50.0, "{}", aimd.rate());
         // 50 ms → 150 ms: congestion.
@@ -1010,7 +1069,31 @@ mod tests {
         for i in 0..40 {
             now += ms(5);
             let lat = if i < 20 { ms(50) } else { ms(150) };
-            aimd.on_reply(now, now - ms(1), lat, Signal::Ok);
+            aimd.on_reply(RequestKind::AddUsers, now, now - ms(1), lat, Signal::Ok);
+        }
+        assert!(aimd.rate() < 50.0, "{}", aimd.rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slower_kind_of_request_is_not_congestion_but_its_own_doubling_is() {
+        let mut now = Instant::now();
+        let mut aimd = Aimd::new(now);
+        aimd.rate = 50.0;
+        // addUsers at 2 ms, then directory pages at a steady 150 ms alongside them.
+        for i in 0..60 {
+            now += ms(5);
+            let (kind, lat) = if i < 20 || i % 2 == 0 {
+                (RequestKind::AddUsers, ms(2))
+            } else {
+                (RequestKind::OrgUsers, ms(150))
+            };
+            aimd.on_reply(kind, now, now - ms(1), lat, Signal::Ok);
+        }
+        assert!(aimd.rate() >= 50.0, "{}", aimd.rate());
+        // The directory pages themselves slowing to 450 ms: congestion.
+        for _ in 0..20 {
+            now += ms(5);
+            aimd.on_reply(RequestKind::OrgUsers, now, now - ms(1), ms(450), Signal::Ok);
         }
         assert!(aimd.rate() < 50.0, "{}", aimd.rate());
     }
@@ -1027,7 +1110,13 @@ mod tests {
         for i in 0..n {
             *now += gap;
             aimd.on_send(*now);
-            aimd.on_reply(*now, *now - ms(50), ms(50), signal_of(i));
+            aimd.on_reply(
+                RequestKind::AddUsers,
+                *now,
+                *now - ms(50),
+                ms(50),
+                signal_of(i),
+            );
             lowest = lowest.min(aimd.rate());
         }
         lowest
@@ -1069,7 +1158,13 @@ mod tests {
         // The same goes for throttling without Retry-After.
         let before = aimd.rate();
         now += ms(600);
-        aimd.on_reply(now, now - ms(50), ms(50), Signal::Wall);
+        aimd.on_reply(
+            RequestKind::AddUsers,
+            now,
+            now - ms(50),
+            ms(50),
+            Signal::Wall,
+        );
         assert!(aimd.rate() < before, "{before} -> {}", aimd.rate());
     }
 
@@ -1116,7 +1211,7 @@ mod tests {
             } else {
                 Signal::Ok
             };
-            aimd.on_reply(now, now - ms(50), ms(50), signal);
+            aimd.on_reply(RequestKind::AddUsers, now, now - ms(50), ms(50), signal);
             lowest = lowest.min(aimd.rate());
         }
         assert_eq!(lowest, 5.0, "never cut");
@@ -1158,7 +1253,7 @@ mod tests {
         // which every request is refused without Retry-After.
         for _ in 0..40 {
             let turn = pacer.acquire().await.unwrap();
-            pacer.feedback(turn, Signal::Ok);
+            pacer.feedback(turn, RequestKind::AddUsers, Signal::Ok);
             tokio::time::sleep(ms(25)).await;
         }
         let tripped = Instant::now();
@@ -1175,7 +1270,7 @@ mod tests {
                         let at = (turn.sent_at - tripped).as_secs_f64();
                         log.lock().unwrap().push((at, turn.probe, refused));
                         let signal = if refused { Signal::Wall } else { Signal::Ok };
-                        pacer.feedback(turn, signal);
+                        pacer.feedback(turn, RequestKind::AddUsers, signal);
                         if !refused {
                             return;
                         }
@@ -1220,10 +1315,10 @@ mod tests {
     async fn a_single_429_without_retry_after_costs_one_probe_not_a_cool_off() {
         let pacer = fixed_pacer_at_100();
         let turn = pacer.acquire().await.unwrap();
-        pacer.feedback(turn, Signal::Wall);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Wall);
         let probe = pacer.acquire().await.unwrap();
         assert!(probe.probe);
-        pacer.feedback(probe, Signal::Ok);
+        pacer.feedback(probe, RequestKind::AddUsers, Signal::Ok);
         assert_eq!(pacer.cool_offs(), 0);
         assert!((pacer.current_rate() - 96.0).abs() < 1e-9);
         // A late 429 to a request sent before the probe succeeded is old news.
@@ -1235,7 +1330,7 @@ mod tests {
     async fn a_probe_dropped_unanswered_lets_the_next_request_probe() {
         let pacer = fixed_pacer_at_100();
         let turn = pacer.acquire().await.unwrap();
-        pacer.feedback(turn, Signal::Wall);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Wall);
         let probe = pacer.acquire().await.unwrap();
         drop(probe);
         let next = pacer.acquire().await.unwrap();
@@ -1251,7 +1346,7 @@ mod tests {
         // From the first failure on, the clock runs; a 40 s Retry-After stretches the limit
         // to max(2 min, 3 × 40 s) = 2 min; a 50 s one to 150 s.
         let failed_at = Instant::now();
-        pacer.feedback(turn, Signal::Wall);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Wall);
         pacer.pause(Duration::from_secs(50));
         // Requests against a portal that refuses everything, sent again until refused.
         let waiting: Vec<_> = (0..3)
@@ -1260,7 +1355,7 @@ mod tests {
                 tokio::spawn(async move {
                     loop {
                         match pacer.acquire().await {
-                            Ok(turn) => pacer.feedback(turn, Signal::Wall),
+                            Ok(turn) => pacer.feedback(turn, RequestKind::AddUsers, Signal::Wall),
                             Err(refused) => return refused,
                         }
                     }
@@ -1284,12 +1379,12 @@ mod tests {
     async fn a_success_resets_the_stall_clock() {
         let pacer = Pacer::new(NonZeroUsize::new(8).unwrap(), fixed(100), STALL_LIMIT);
         let turn = pacer.acquire().await.unwrap();
-        pacer.feedback(turn, Signal::Fault);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Fault);
         tokio::time::sleep(Duration::from_secs(100)).await;
         let turn = pacer.acquire().await.unwrap();
-        pacer.feedback(turn, Signal::Ok);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Ok);
         let turn = pacer.acquire().await.unwrap();
-        pacer.feedback(turn, Signal::Fault);
+        pacer.feedback(turn, RequestKind::AddUsers, Signal::Fault);
         tokio::time::sleep(Duration::from_secs(100)).await;
         assert!(
             pacer.acquire().await.is_ok(),
