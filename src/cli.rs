@@ -352,8 +352,8 @@ pub struct ImportArgs {
     /// Write a machine-readable run summary (JSON) to this file.
     #[arg(long, value_name = "FILE", help_heading = "Import")]
     pub summary_json: Option<PathBuf>,
-    /// Results file format; default `excel` when the roster has a BOM or `;` delimiter (it came
-    /// from Excel), else `csv`. Both end lines with CRLF.
+    /// Results file format; default `excel` when the roster has a BOM or `;` delimiter or is a
+    /// spreadsheet (it came from Excel), else `csv`. Both end lines with CRLF.
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Import")]
     pub results_format: Option<ResultsFormat>,
     /// Write a self-contained HTML report of the run to this file (outcome, groups, problems

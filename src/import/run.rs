@@ -171,6 +171,7 @@ async fn attempt(
         streamed_definitions,
         total_rows,
         match_by,
+        spreadsheet,
         head,
         mut rows,
         reader_thread,
@@ -188,7 +189,12 @@ async fn attempt(
         ResultsTarget::Stdout => None,
     };
 
-    let format = ResultsFormat::choose(config.results_format, dialect.bom, dialect.delimiter);
+    let format = ResultsFormat::choose(
+        config.results_format,
+        dialect.bom,
+        dialect.delimiter,
+        spreadsheet,
+    );
     let (results, writer) = match ResultsWriter::create(config.results.clone(), format) {
         Ok(w) => w,
         Err(source) => {
@@ -294,6 +300,8 @@ struct RosterHead {
     total_rows: Option<u64>,
     /// How this roster's `username` cells name people, `auto` settled where the file allows.
     match_by: MatchBy,
+    /// The roster is a spreadsheet (it came from Excel, or something like it).
+    spreadsheet: bool,
     head: Vec<Row>,
     rows: mpsc::Receiver<Row>,
     reader_thread: std::thread::JoinHandle<Option<String>>,
@@ -325,6 +333,7 @@ async fn open_roster(
         },
     };
     let dialect = reader.dialect();
+    let spreadsheet = reader.sheet().is_some();
     summary.roster.set_dialect(&dialect);
     summary.roster.sha256 = match &config.roster {
         Source::Path(path) => sha256_file(path).ok(),
@@ -374,6 +383,7 @@ async fn open_roster(
         streamed_definitions,
         total_rows,
         match_by,
+        spreadsheet,
         head,
         rows,
         reader_thread,

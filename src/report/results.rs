@@ -81,11 +81,17 @@ impl ResultsFormat {
         delimiter: b',',
     };
 
-    /// The format for a roster read with `roster_bom` and `roster_delimiter`: as asked, or by
-    /// default Excel's when the roster came from Excel (a BOM or a `;` delimiter) — it goes back
-    /// to it — else plain CSV.
-    pub fn choose(asked: Option<ResultsStyle>, roster_bom: bool, roster_delimiter: u8) -> Self {
-        let from_excel = roster_bom || roster_delimiter == b';';
+    /// The format for a roster read with `roster_bom` and `roster_delimiter` (a `spreadsheet`
+    /// reads as `,` without BOM): as asked, or by default Excel's when the roster came from
+    /// Excel (a BOM, a `;` delimiter, or a spreadsheet file) — it goes back to it — else plain
+    /// CSV.
+    pub fn choose(
+        asked: Option<ResultsStyle>,
+        roster_bom: bool,
+        roster_delimiter: u8,
+        spreadsheet: bool,
+    ) -> Self {
+        let from_excel = spreadsheet || roster_bom || roster_delimiter == b';';
         match asked {
             Some(ResultsStyle::Excel) => ResultsFormat {
                 bom: true,
@@ -618,7 +624,7 @@ mod tests {
 
     #[test]
     fn excel_format_has_a_bom_the_roster_delimiter_and_quotes_on_it() {
-        let excel = ResultsFormat::choose(None, false, b';');
+        let excel = ResultsFormat::choose(None, false, b';', false);
         assert_eq!(excel.style(), ResultsStyle::Excel);
         assert!(excel.header().starts_with(b"\xEF\xBB\xBFline;group;"));
         let mut out = Vec::new();
@@ -632,21 +638,26 @@ mod tests {
     #[test]
     fn the_default_format_follows_the_roster() {
         let csv = ResultsFormat::CSV;
-        assert_eq!(ResultsFormat::choose(None, false, b','), csv);
-        assert_eq!(ResultsFormat::choose(None, false, b'\t'), csv);
+        assert_eq!(ResultsFormat::choose(None, false, b',', false), csv);
+        assert_eq!(ResultsFormat::choose(None, false, b'\t', false), csv);
         assert_eq!(
-            ResultsFormat::choose(None, true, b',').style(),
+            ResultsFormat::choose(None, true, b',', false).style(),
             ResultsStyle::Excel
         );
         assert_eq!(
-            ResultsFormat::choose(None, false, b';').style(),
+            ResultsFormat::choose(None, false, b';', false).style(),
             ResultsStyle::Excel
         );
         assert_eq!(
-            ResultsFormat::choose(Some(ResultsStyle::Csv), true, b';'),
+            ResultsFormat::choose(Some(ResultsStyle::Csv), true, b';', false),
             csv
         );
-        let asked = ResultsFormat::choose(Some(ResultsStyle::Excel), false, b'|');
+        let asked = ResultsFormat::choose(Some(ResultsStyle::Excel), false, b'|', false);
+        assert_eq!(
+            ResultsFormat::choose(None, false, b',', true).style(),
+            ResultsStyle::Excel,
+            "a spreadsheet roster came from Excel"
+        );
         assert_eq!(asked.header()[3..8], *b"line|");
     }
 

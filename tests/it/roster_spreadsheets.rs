@@ -152,6 +152,13 @@ async fn an_xlsx_roster_imports_end_to_end() {
         ]
     );
     assert_eq!(members_of(&sim, "2026").0, ["c.dubois_uni"]);
+    // It came from Excel, so the results go back to it: UTF-8 with a BOM.
+    let bytes = std::fs::read(&results).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBFline,group,"),
+        "{:?}",
+        &bytes[..12]
+    );
 }
 
 #[test]
