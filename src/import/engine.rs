@@ -101,6 +101,9 @@ pub struct Engine {
     /// Rows per group they name whose user is unknown — invalid rows, and rows naming someone
     /// who could not be resolved (only counted for `--sync`).
     unknown_by_group: HashMap<GroupKey, u64>,
+    /// Groups that rows named someone who could not be resolved, by key, with their title: one
+    /// of them never seen otherwise was not created, and the log says why.
+    unreached: HashMap<GroupKey, String>,
     /// `not_added` rows per group id whose user the run could not identify (only for `--sync`).
     unidentified_by_id: HashMap<String, u64>,
     tasks: JoinSet<Done>,
@@ -133,6 +136,7 @@ impl Engine {
             groups: HashMap::new(),
             by_id: HashMap::new(),
             unknown_by_group: HashMap::new(),
+            unreached: HashMap::new(),
             unidentified_by_id: HashMap::new(),
             tasks: JoinSet::new(),
             in_flight: HashMap::new(),
@@ -157,6 +161,9 @@ impl Engine {
     ) -> EngineOutcome {
         let mut last_line = None;
         self.stream(&mut rows, &mut last_line, &cancel).await;
+        if !self.stopping {
+            self.say_which_groups_were_not_created();
+        }
         if self.ctx.plan.sync
             && !self.stopping
             && self.outcome.fatal.is_none()
@@ -231,6 +238,19 @@ impl Engine {
         self.outcome.interrupted = true;
         self.stopping = true;
         self.ctx.client.stop_new_requests();
+    }
+
+    /// A group whose every row named someone who could not be resolved was never looked up
+    /// nor created (its rows say why each person could not be added): say so once per group.
+    fn say_which_groups_were_not_created(&self) {
+        for (key, title) in &self.unreached {
+            if !self.groups.contains_key(key) {
+                tracing::warn!(
+                    group = %title,
+                    "group not created: none of its rows names someone who can be added"
+                );
+            }
+        }
     }
 
     /// Stop the run for `fatal`; the status and reason of the rows it leaves unfinished.
@@ -312,10 +332,15 @@ impl Engine {
                     Some(duplicate) => (Status::Duplicate, duplicate),
                     None => (Status::NotAdded, reason),
                 };
+                let display = membership.group.display();
+                if !self.groups.contains_key(&key) {
+                    self.unreached
+                        .entry(key.clone())
+                        .or_insert_with(|| display.to_owned());
+                }
                 if self.ctx.plan.sync && status == Status::NotAdded {
                     *self.unknown_by_group.entry(key).or_default() += 1;
                 }
-                let display = membership.group.display();
                 self.emit(unresolved_row(&pending, display, status, &reason));
                 return;
             }

@@ -515,3 +515,42 @@ async fn the_sis_export_imports_by_e_mail_with_its_profile() {
     assert_eq!(admins, ["prof.okafor_uni", "ta.mbeki_uni"]);
     assert_eq!(directory_reads(&sim), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_nobody_could_join_is_named_as_not_created() {
+    let sim = sim_with(Realism::Friendly, |_| {}).await;
+    let dir = Workdir::new();
+    let roster = dir.write(
+        "r.csv",
+        "group,username\nKnown,ann\nGhosts,ghost\nGhosts,nobody@uni.edu\n",
+    );
+    let results = dir.path("r.results.csv");
+    let sim_url = sim.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        bulk_groups_cmd()
+            .arg("import")
+            .arg(&roster)
+            .args(["--portal", &sim_url, "--results"])
+            .arg(&results)
+            .args([
+                "--username",
+                "admin",
+                "--progress",
+                "never",
+                "--check-users",
+            ])
+            .env("ARCGIS_PASSWORD", "admin-password")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("group not created"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("Ghosts"), "{stderr}");
+}
