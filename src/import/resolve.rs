@@ -69,7 +69,8 @@ async fn by_id(ctx: &RunContext, id: &str) -> Result<ResolvedGroup, ResolveError
         // A roster exported from another portal names its groups by ids unknown here: the
         // title beside the id finds (or creates) the group instead.
         Err(e) if e.is_not_found() && let Some(title) = ctx.title_beside_id(id) => {
-            tracing::debug!(id, title = %title, "group id unknown to this portal; using the title beside it");
+            // Said aloud: a mistyped id with a title beside it finds or creates the titled group.
+            tracing::warn!(id, title = %title, "group id unknown to this portal (a roster exported from another portal?); using the title beside it");
             return by_title(ctx, &title, &GroupKey::Id(id.to_owned())).await;
         }
         other => other,
