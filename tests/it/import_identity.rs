@@ -554,3 +554,21 @@ async fn a_group_nobody_could_join_is_named_as_not_created() {
     assert_eq!(said.len(), 1, "{stderr}");
     assert!(said[0].contains("Ghosts"), "{stderr}");
 }
+
+on_both_portals! {
+async fn an_owner_named_by_e_mail_like_the_rows_gets_the_group(realism: Realism) {
+    let sim = sim_with(realism, |_| {}).await;
+    let roster = "group,username,role,owner\nCourse,zed@uni.edu,admin,zed@uni.edu\nCourse,ann@uni.edu,member,\n";
+    let (run, _dir) = import(&sim, roster, |_| {}).await;
+    assert_exit(&run.outcome, Exit::Success);
+    let owner_row = &run.lines[&2];
+    assert_eq!(
+        (owner_row.status.as_str(), owner_row.reason.as_str(), owner_row.portal_username.as_str()),
+        ("added", "owner", "zed")
+    );
+    let state = sim.state();
+    let course = state.group("Course").unwrap();
+    assert_eq!(course.owner, "zed");
+    assert_eq!(course.users, ["ann"]);
+}
+}
