@@ -185,30 +185,41 @@ async fn a_username_and_an_e_mail_of_one_person_in_one_group_are_one_row(realism
 }
 }
 
+/// `bulk-groups import` of `roster` (text) run as a process against `sim`, signed in as
+/// `account` (username, password), with `extra` arguments; for what it says on stderr. The
+/// directory holds `r.csv` and its results `r.results.csv`.
+async fn import_by_binary(
+    sim: &RunningSim,
+    roster: &str,
+    (username, password): (&str, &str),
+    extra: &[&str],
+) -> (std::process::Output, Workdir) {
+    let dir = Workdir::new();
+    let mut cmd = bulk_groups_cmd();
+    cmd.arg("import")
+        .arg(dir.write("r.csv", roster))
+        .args(["--portal", &sim.url, "--results"])
+        .arg(dir.path("r.results.csv"))
+        .args(["--username", username, "--progress", "never"])
+        .args(extra)
+        .env("ARCGIS_PASSWORD", password);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (out, dir)
+}
+
 /// A caller who may not read the directory: told once, and cells are taken as written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_view_users_privilege_one_warning_and_cells_are_usernames() {
     let sim = sim_with(Realism::Friendly, |c| c.privileges_in = PrivilegesIn::None).await;
-    let dir = Workdir::new();
-    let roster = dir.write(
-        "r.csv",
+    let (out, dir) = import_by_binary(
+        &sim,
         "group,username\nClass,ann@uni.edu\nClass,zed@uni.edu\nClass,bob\n",
-    );
-    let results = dir.path("r.results.csv");
-    let sim_url = sim.url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        bulk_groups_cmd()
-            .arg("import")
-            .arg(&roster)
-            .args(["--portal", &sim_url, "--results"])
-            .arg(&results)
-            .args(["--username", "teacher", "--progress", "never"])
-            .env("ARCGIS_PASSWORD", "pw-teacher")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+        ("teacher", "pw-teacher"),
+        &[],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(
@@ -519,32 +530,13 @@ async fn the_sis_export_imports_by_e_mail_with_its_profile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_nobody_could_join_is_named_as_not_created() {
     let sim = sim_with(Realism::Friendly, |_| {}).await;
-    let dir = Workdir::new();
-    let roster = dir.write(
-        "r.csv",
+    let (out, _dir) = import_by_binary(
+        &sim,
         "group,username\nKnown,ann\nGhosts,ghost\nGhosts,nobody@uni.edu\n",
-    );
-    let results = dir.path("r.results.csv");
-    let sim_url = sim.url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        bulk_groups_cmd()
-            .arg("import")
-            .arg(&roster)
-            .args(["--portal", &sim_url, "--results"])
-            .arg(&results)
-            .args([
-                "--username",
-                "admin",
-                "--progress",
-                "never",
-                "--check-users",
-            ])
-            .env("ARCGIS_PASSWORD", "admin-password")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+        ("admin", "admin-password"),
+        &["--check-users"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let said: Vec<&str> = stderr
