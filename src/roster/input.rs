@@ -171,6 +171,13 @@ pub(crate) fn open(
     if let Some(binary) = binary {
         return Err(not_csv(named, binary));
     }
+    if named.roster && options.sheet.is_some() {
+        // Said, not ignored: the user believes they are reading some other sheet.
+        return Err(RosterError::Spreadsheet {
+            what: what.to_owned(),
+            message: "is a text (CSV) file; --sheet applies to spreadsheet rosters (.xlsx, .xlsm, .xls, .ods)".to_owned(),
+        });
+    }
     let (bom, rest) = dialect::strip_bom(Box::new(input)).map_err(read_err)?;
     let decoded: Box<dyn Read + Send> = match options.encoding {
         Encoding::Utf8 => rest,

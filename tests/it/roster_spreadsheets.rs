@@ -105,6 +105,15 @@ fn sheets_are_chosen_by_name_or_number() {
         stderr.contains("no sheet 'Grades' (by name or number); it has: 'Roster', 'Staff'"),
         "{stderr}"
     );
+    // A CSV roster has no sheets: --sheet is a mistake to say, not to ignore.
+    let dir = Workdir::new();
+    let csv = dir.write("r.csv", "group,username\nG,amy\n");
+    let (code, _, stderr) = validate(&[csv.to_str().unwrap(), "--sheet", "Staff"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--sheet applies to spreadsheet rosters"),
+        "{stderr}"
+    );
 }
 
 #[test]
