@@ -15,7 +15,7 @@
 //!   (`bulk-groups export`, `--backup`).
 //! - [`portal`]: the REST client — URL forms, auth, errors, retries, pacing.
 //! - [`validate`]: the offline roster check. [`demo`]: the built-in end-to-end demonstration.
-//! - [`exit`]: the exit codes and their precedence.
+//! - [`exit`]: the exit codes and their precedence. [`text`]: HTML escaping, shared.
 //! - [`sim`]: the simulated portal (`portal-sim`), independent of the client code.
 
 pub mod cli;
@@ -29,4 +29,5 @@ pub mod portal;
 pub mod report;
 pub mod roster;
 pub mod sim;
+pub mod text;
 pub mod validate;

@@ -15,6 +15,7 @@ use crate::report::outputs::{self, OutputError};
 use crate::report::summary::Summary;
 use crate::report::tally::{GroupSummary, Problem};
 use crate::report::timeline::Sample;
+use crate::text::escape_html;
 
 /// Statuses that always have a column in the group table; the others get one when some row
 /// has them.
@@ -56,7 +57,7 @@ impl Page<'_> {
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <title>bulk-groups run: {} — exit {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-            escape(&s.roster.path),
+            escape_html(&s.roster.path),
             s.exit_code
         );
         let _ = write!(
@@ -64,12 +65,12 @@ impl Page<'_> {
             "<h1>bulk-groups run report</h1>\n<p class=\"outcome {}\">{}</p>\n\
              <p class=\"exit\">Exit code <b>{}</b>: {}</p>\n",
             if s.exit_code == 0 { "ok" } else { "attention" },
-            escape(&outcome_sentence(s)),
+            escape_html(&outcome_sentence(s)),
             s.exit_code,
             exit_meaning(s.exit_code)
         );
         if let Some(error) = &s.error {
-            let _ = writeln!(out, "<p class=\"error\">{}</p>", escape(error));
+            let _ = writeln!(out, "<p class=\"error\">{}</p>", escape_html(error));
         }
         self.groups_section(&mut out);
         self.problems_section(&mut out);
@@ -79,7 +80,7 @@ impl Page<'_> {
         let _ = write!(
             out,
             "<footer>Written by bulk-groups {} at the end of the run.</footer>\n</body>\n</html>\n",
-            escape(s.tool_version)
+            escape_html(s.tool_version)
         );
         out
     }
@@ -116,8 +117,8 @@ impl Page<'_> {
                 } else {
                     ""
                 },
-                escape(&group.title),
-                escape(group.id.as_deref().unwrap_or("no id")),
+                escape_html(&group.title),
+                escape_html(group.id.as_deref().unwrap_or("no id")),
                 group.status.map(|s| s.as_str()).unwrap_or("not resolved")
             );
             for status in &columns {
@@ -152,20 +153,20 @@ impl Page<'_> {
                 out,
                 "<section class=\"problem\">\n<h3>{} — {} row{}</h3>\n<p class=\"todo\"><b>What to do:</b> {}</p>\n\
                  <table>\n<thead><tr><th>line</th><th>group</th><th>username</th><th>status</th><th>reason</th></tr></thead>\n<tbody>\n",
-                escape(problem.advice.problem),
+                escape_html(problem.advice.problem),
                 problem.rows,
                 if problem.rows == 1 { "" } else { "s" },
-                escape(problem.advice.action)
+                escape_html(problem.advice.action)
             );
             for row in &problem.samples {
                 let _ = writeln!(
                     out,
                     "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     row.line.map(|l| l.to_string()).unwrap_or_default(),
-                    escape(&row.group),
-                    escape(&row.username),
+                    escape_html(&row.group),
+                    escape_html(&row.username),
                     row.status.as_str(),
-                    escape(&row.reason)
+                    escape_html(&row.reason)
                 );
             }
             out.push_str("</tbody>\n</table>\n");
@@ -296,7 +297,11 @@ fn metadata_section(s: &Summary, out: &mut String) {
     ];
     out.push_str("<h2>Run</h2>\n<table class=\"meta\">\n<tbody>\n");
     for (name, value) in items {
-        let _ = writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
+        let _ = writeln!(
+            out,
+            "<tr><th>{name}</th><td>{}</td></tr>",
+            escape_html(&value)
+        );
     }
     out.push_str("</tbody>\n</table>\n");
 }
@@ -431,22 +436,6 @@ fn trim_number(v: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Text made safe for an HTML element or a quoted attribute.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#1b1f24;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.3em}h2{margin-top:1.6em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}h3{margin-bottom:.2em}
@@ -554,8 +543,8 @@ mod tests {
         names
     }
 
-    #[test]
-    fn the_page_is_well_formed_and_self_contained() {
+    /// The page for the sample summary, one problem and a timeline; and its problems.
+    fn sample_page() -> (String, [Problem; 1]) {
         let (s, problems, samples) = (summary(), [problem()], timeline());
         let html = Page {
             summary: &s,
@@ -563,6 +552,12 @@ mod tests {
             timeline: &samples,
         }
         .render();
+        (html, problems)
+    }
+
+    #[test]
+    fn the_page_is_well_formed_and_self_contained() {
+        let (html, problems) = sample_page();
         let tags = check_structure(&html);
         for needed in [
             "html", "head", "style", "body", "h1", "table", "svg", "polyline", "rect",
@@ -585,13 +580,7 @@ mod tests {
 
     #[test]
     fn hostile_titles_and_usernames_are_escaped() {
-        let (s, problems, samples) = (summary(), [problem()], timeline());
-        let html = Page {
-            summary: &s,
-            problems: &problems,
-            timeline: &samples,
-        }
-        .render();
+        let html = sample_page().0;
         assert!(!html.contains("<script>"));
         assert!(!html.contains("<img"));
         assert!(!html.contains("<b>bold"));

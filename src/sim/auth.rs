@@ -12,7 +12,8 @@ use axum::http::HeaderMap;
 use serde_json::json;
 
 use super::config::Scheme;
-use super::wire::{ApiError, Params, escape_html};
+use super::wire::{ApiError, Params};
+use crate::text::escape_html;
 
 /// Who is calling, once the token has been checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

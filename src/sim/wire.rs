@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::text::escape_html;
+
 /// An ArcGIS error as it travels in `{"error":{...}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -240,22 +242,6 @@ pub fn html_page(title: &str, body: &Value) -> String {
         escape_html(title),
         escape_html(&pretty)
     )
-}
-
-/// Minimal HTML escaping for text nodes and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
