@@ -596,6 +596,17 @@ async fn an_expired_api_key_is_an_auth_error_without_renewal() {
     assert_eq!(mock.seen().len(), 1);
 }
 
+/// Read the members of `n` groups (`g0` …) at once, each on its own task; all must succeed.
+async fn read_members_at_once(client: &PortalClient, n: usize) {
+    let reads = (0..n).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move { client.group_members(&format!("g{i}")).await })
+    });
+    for read in reads.collect::<Vec<_>>() {
+        read.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn one_renewal_serves_every_request_in_flight() {
     // Every request with the first token is rejected; 20 of them in flight at once.
@@ -608,16 +619,7 @@ async fn one_renewal_serves_every_request_in_flight() {
     })
     .await;
     let client = connect_to(&mock, password(), options()).await;
-    let mut tasks = Vec::new();
-    for n in 0..20 {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            client.group_members(&format!("g{n}")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    read_members_at_once(&client, 20).await;
     assert_eq!(
         mock.count("generateToken"),
         2,
@@ -637,16 +639,7 @@ async fn tokens_near_expiry_are_renewed_before_use_by_one_renewal() {
     let client = connect_to(&mock, password(), options()).await;
     client.group_members("g").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    let mut tasks = Vec::new();
-    for n in 0..10 {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            client.group_members(&format!("g{n}")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    read_members_at_once(&client, 10).await;
     assert_eq!(mock.count("generateToken"), 2);
     let tokens: Vec<Option<String>> = mock
         .seen()
@@ -673,16 +666,7 @@ async fn concurrency_is_capped_server_side() {
         },
     )
     .await;
-    let mut tasks = Vec::new();
-    for n in 0..24 {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            client.group_members(&format!("g{n}")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    read_members_at_once(&client, 24).await;
     let max = mock.max_in_flight();
     assert!(max <= 3, "max in flight {max}");
     assert!(max >= 2, "requests do overlap: {max}");
@@ -700,16 +684,7 @@ async fn a_fixed_rate_spaces_requests() {
         },
     )
     .await;
-    let mut tasks = Vec::new();
-    for n in 0..21 {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            client.group_members(&format!("g{n}")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    read_members_at_once(&client, 21).await;
     let seen = mock.seen();
     let span = seen.last().unwrap().at - seen[0].at;
     // 20 intervals at 19.2 req/s (20 with 4 % headroom) ≈ 1.04 s; never a burst.
